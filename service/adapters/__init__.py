@@ -1,0 +1,1 @@
+"""Adapters to things outside our code: the embedding model and the embedded Postgres."""

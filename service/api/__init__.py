@@ -1,0 +1,1 @@
+"""HTTP: controllers parse and validate, call a domain service, and shape the response."""

@@ -1,0 +1,46 @@
+"""Request-scoped dependencies: the authenticated tenant and the domain services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request
+from litestar.datastructures import State
+
+from service.domain.api_keys import ApiKeyService
+from service.domain.memories import MemoryService
+from service.domain.search import SearchService
+from service.settings import Settings
+from service.storage.tenants import Tenant
+
+
+def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() in ("bearer", "token") and credentials.strip():
+        return credentials.strip()
+    return request.headers.get("x-api-key") or None
+
+
+async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenant:
+    """Authenticate the request; every query below is scoped to the tenant returned."""
+    api_keys: ApiKeyService = state.api_keys
+    tenant = await api_keys.authenticate(_api_key_of(request))
+    structlog.contextvars.bind_contextvars(tenant=tenant.name)
+    return tenant
+
+
+def provide_memory_service(state: State) -> MemoryService:
+    service: MemoryService = state.memory_service
+    return service
+
+
+def provide_search_service(state: State) -> SearchService:
+    service: SearchService = state.search_service
+    return service
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings

@@ -1,0 +1,253 @@
+"""/v1/memories: add, batch add, list, get, update, delete, delete a scope, history."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from service.api.dependencies import provide_memory_service, provide_settings
+from service.api.problems import problem_responses
+from service.api.schemas import (
+    AddMemoryRequest,
+    AddMemoryResponse,
+    AddResult,
+    BatchAddRequest,
+    DeleteScopeResponse,
+    HistoryEventOut,
+    MemoryHistory,
+    MemoryList,
+    MemoryOut,
+    UpdateMemoryRequest,
+)
+from service.domain.filters import parse_filter
+from service.domain.memories import MemoryService, TextToAdd
+from service.errors import InvalidFilter, InvalidRequest
+from service.models import AddOutcome, PageCursor, Scope
+from service.settings import Settings
+from service.storage.tenants import Tenant
+
+ScopeQuery = Annotated[
+    str | None, Parameter(min_length=1, max_length=255, description="Scope: only this id.")
+]
+
+
+class MemoriesController(Controller):
+    path = "/v1/memories"
+    tags = ["memories"]  # noqa: RUF012  # Litestar reads this class attribute
+    dependencies = {  # noqa: RUF012
+        "memories": Provide(provide_memory_service, sync_to_thread=False),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+    }
+
+    @post(
+        "/",
+        operation_id="addMemory",
+        summary="Add a memory",
+        responses=problem_responses(400, 401, 413, 422, 503),
+    )
+    async def add(
+        self, data: AddMemoryRequest, tenant: Tenant, memories: MemoryService, settings: Settings
+    ) -> AddMemoryResponse:
+        scope = _require_scope(data.user_id, data.agent_id, data.run_id)
+        texts = _texts_to_store(data, settings)
+        for text in texts:
+            _check_text(text, settings)
+        items = [TextToAdd(text, scope, data.metadata) for text in texts]
+        outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
+        return _add_response(outcomes)
+
+    @post(
+        "/batch",
+        operation_id="addMemoriesBatch",
+        summary="Add many memories",
+        responses=problem_responses(400, 401, 413, 422, 503),
+    )
+    async def add_batch(
+        self, data: BatchAddRequest, tenant: Tenant, memories: MemoryService, settings: Settings
+    ) -> AddMemoryResponse:
+        if not data.items or len(data.items) > settings.max_batch_items:
+            raise InvalidRequest(f"a batch holds 1 to {settings.max_batch_items} items")
+        items = []
+        for index, item in enumerate(data.items):
+            try:
+                scope = _require_scope(item.user_id, item.agent_id, item.run_id)
+                _check_text(item.text, settings)
+            except InvalidRequest as error:
+                raise InvalidRequest(f"items[{index}]: {error.detail}") from None
+            items.append(TextToAdd(item.text, scope, item.metadata))
+        outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
+        return _add_response(outcomes)
+
+    @get(
+        "/",
+        operation_id="listMemories",
+        summary="List memories of a scope",
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def list_memories(
+        self,
+        tenant: Tenant,
+        memories: MemoryService,
+        user_id: ScopeQuery = None,
+        agent_id: ScopeQuery = None,
+        run_id: ScopeQuery = None,
+        filters: Annotated[
+            str | None, Parameter(description="Filter expression as JSON (see SearchRequest).")
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size.")] = 100,
+        cursor: Annotated[
+            str | None, Parameter(description="next_cursor of the previous page.")
+        ] = None,
+    ) -> MemoryList:
+        scope = _require_scope(user_id, agent_id, run_id)
+        page = await memories.list(
+            tenant.id, scope, parse_filter(_json_filter(filters)), limit, _decode_cursor(cursor)
+        )
+        return MemoryList(
+            memories=[MemoryOut.of(memory) for memory in page.memories],
+            next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+        )
+
+    @get(
+        "/{memory_id:uuid}",
+        operation_id="getMemory",
+        summary="Get one memory",
+        responses=problem_responses(401, 404, 503),
+    )
+    async def get_memory(
+        self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+    ) -> MemoryOut:
+        return MemoryOut.of(await memories.get(tenant.id, memory_id))
+
+    @patch(
+        "/{memory_id:uuid}",
+        operation_id="updateMemory",
+        summary="Change a memory's text and/or metadata",
+        responses=problem_responses(400, 401, 404, 409, 413, 422, 503),
+    )
+    async def update_memory(
+        self,
+        memory_id: uuid.UUID,
+        data: UpdateMemoryRequest,
+        tenant: Tenant,
+        memories: MemoryService,
+        settings: Settings,
+    ) -> MemoryOut:
+        if data.text is not None:
+            _check_text(data.text, settings)
+        memory = await memories.update(
+            tenant.id, memory_id, text=data.text, metadata=data.metadata
+        )
+        return MemoryOut.of(memory)
+
+    @delete(
+        "/{memory_id:uuid}",
+        operation_id="deleteMemory",
+        summary="Delete one memory (its history remains)",
+        responses=problem_responses(401, 404, 503),
+    )
+    async def delete_memory(
+        self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+    ) -> None:
+        await memories.delete(tenant.id, memory_id)
+
+    @delete(
+        "/",
+        operation_id="deleteScope",
+        summary="Delete every memory of a scope",
+        status_code=200,
+        responses=problem_responses(400, 401, 422, 503),
+    )
+    async def delete_scope(
+        self,
+        tenant: Tenant,
+        memories: MemoryService,
+        user_id: ScopeQuery = None,
+        agent_id: ScopeQuery = None,
+        run_id: ScopeQuery = None,
+    ) -> DeleteScopeResponse:
+        scope = Scope(user_id, agent_id, run_id)
+        return DeleteScopeResponse(deleted=await memories.delete_scope(tenant.id, scope))
+
+    @get(
+        "/{memory_id:uuid}/history",
+        operation_id="getMemoryHistory",
+        summary="The changes to one memory",
+        responses=problem_responses(401, 404, 503),
+    )
+    async def history(
+        self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+    ) -> MemoryHistory:
+        events = await memories.history(tenant.id, memory_id)
+        return MemoryHistory(events=[HistoryEventOut.of(event) for event in events])
+
+
+def _require_scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
+    scope = Scope(user_id, agent_id, run_id)
+    if scope.is_empty:
+        raise InvalidRequest("give at least one of user_id, agent_id, run_id")
+    return scope
+
+
+def _check_text(text: str, settings: Settings) -> None:
+    if not text.strip():
+        raise InvalidRequest("text must not be blank")
+    if len(text) > settings.max_text_chars:
+        raise InvalidRequest(
+            f"text is {len(text)} characters long; the limit is {settings.max_text_chars}"
+        )
+
+
+def _texts_to_store(data: AddMemoryRequest, settings: Settings) -> list[str]:
+    if (data.text is None) == (data.messages is None):
+        raise InvalidRequest("give exactly one of 'text' and 'messages'")
+    if data.text is not None:
+        return [data.text]
+    messages = data.messages or []
+    if not messages or len(messages) > settings.max_batch_items:
+        raise InvalidRequest(f"'messages' holds 1 to {settings.max_batch_items} messages")
+    # Without an LLM to extract facts, infer keeps what the user said; infer=false keeps
+    # every turn except system prompts, which describe the assistant, not the user.
+    roles = ("user",) if data.infer else ("user", "assistant")
+    texts = [message.content for message in messages if message.role in roles]
+    if not texts:
+        raise InvalidRequest(f"no message with role {' or '.join(roles)} to remember")
+    return texts
+
+
+def _add_response(outcomes: list[AddOutcome]) -> AddMemoryResponse:
+    return AddMemoryResponse(
+        results=[AddResult(event=o.event, memory=MemoryOut.of(o.memory)) for o in outcomes],  # type: ignore[arg-type]  # add yields only ADD/NONE
+        llm_used=False,
+    )
+
+
+def _json_filter(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidFilter(f"'filters' is not valid JSON: {error.msg} at {error.pos}") from None
+
+
+def _encode_cursor(cursor: PageCursor) -> str:
+    raw = json.dumps({"t": cursor.created_at.isoformat(), "id": str(cursor.id)})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(raw: str | None) -> PageCursor | None:
+    if raw is None:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        return PageCursor(datetime.fromisoformat(decoded["t"]), uuid.UUID(decoded["id"]))
+    except (ValueError, KeyError, TypeError):
+        raise InvalidRequest("'cursor' is not a cursor this API returned") from None

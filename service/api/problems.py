@@ -1,0 +1,121 @@
+"""The only place where errors become HTTP: every error is application/problem+json."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+
+from service import errors
+from service.api.schemas import FieldError, Problem
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_STATUS_OF: dict[type[errors.MemoryServiceError], int] = {
+    errors.InvalidRequest: 422,
+    errors.NotFound: 404,
+    errors.Unauthenticated: 401,
+    errors.Conflict: 409,
+    errors.DatabaseUnavailable: 503,
+    errors.IncompatibleDatabase: 503,
+}
+_DESCRIPTIONS = {
+    400: "The request is malformed: invalid JSON, unknown fields or wrong types.",
+    401: "No API key, or an unknown or revoked one.",
+    404: "No such resource for this API key.",
+    409: "The change conflicts with stored data.",
+    413: "The request body is larger than MEMORY_MAX_BODY_BYTES.",
+    422: "The request is well-formed but cannot be carried out as asked.",
+    503: "The database is unreachable or the service is not ready; retry shortly.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the errors a route can answer."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description=_DESCRIPTIONS[status],
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    field_errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Problem]:
+    title = HTTPStatus(status).phrase
+    problem = Problem(
+        type=f"https://memory-service.dev/problems/{title.lower().replace(' ', '-')}",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        errors=field_errors,
+    )
+    return Response(problem, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def handle_domain_error(
+    request: Request[Any, Any, Any], error: errors.MemoryServiceError
+) -> Response[Problem]:
+    status = next(
+        (code for kind, code in _STATUS_OF.items() if isinstance(error, kind)),
+        500,
+    )
+    headers: dict[str, str] = {}
+    if status == 503:
+        headers["Retry-After"] = "2"
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="memory-service"'
+    return problem_response(request, status, error.detail, headers=headers)
+
+
+def handle_http_exception(
+    request: Request[Any, Any, Any], error: HTTPException
+) -> Response[Problem]:
+    field_errors = None
+    detail = error.detail
+    if isinstance(error, ValidationException):
+        field_errors = [_field_error(item) for item in (error.extra or []) if isinstance(item, dict)]
+        detail = _validation_detail(error, field_errors)
+    return problem_response(
+        request, error.status_code, detail, field_errors or None, headers=error.headers
+    )
+
+
+def handle_unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    log.exception("request.failed", error=type(error).__name__)
+    return problem_response(
+        request, 500, "An unexpected error occurred; it has been logged with this request id."
+    )
+
+
+def _field_error(item: dict[str, Any]) -> FieldError:
+    return FieldError(
+        message=str(item.get("message", "invalid value")),
+        key=item.get("key"),
+        source=item.get("source"),
+    )
+
+
+def _validation_detail(error: ValidationException, field_errors: list[FieldError]) -> str:
+    if field_errors:
+        first = field_errors[0]
+        where = f" ({first.source} {first.key})" if first.key else ""
+        return f"Invalid request{where}: {first.message}"
+    return str(error.detail) or "Invalid request"
+

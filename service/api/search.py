@@ -1,0 +1,43 @@
+"""/v1/search: semantic search within a scope."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+from litestar.di import Provide
+
+from service.api.dependencies import provide_search_service
+from service.api.problems import problem_responses
+from service.api.schemas import SearchRequest, SearchResponse, SearchResult
+from service.domain.filters import parse_filter
+from service.domain.search import SearchService
+from service.models import Scope
+from service.storage.tenants import Tenant
+
+
+class SearchController(Controller):
+    path = "/v1/search"
+    tags = ["search"]  # noqa: RUF012  # Litestar reads this class attribute
+    dependencies = {"searcher": Provide(provide_search_service, sync_to_thread=False)}  # noqa: RUF012
+
+    @post(
+        "/",
+        operation_id="searchMemories",
+        summary="Search memories by meaning",
+        status_code=200,
+        responses=problem_responses(400, 401, 413, 422, 503),
+    )
+    async def search(
+        self, data: SearchRequest, tenant: Tenant, searcher: SearchService
+    ) -> SearchResponse:
+        hits, plan = await searcher.search(
+            tenant.id,
+            Scope(data.user_id, data.agent_id, data.run_id),
+            data.query,
+            parse_filter(data.filters),
+            data.limit,
+            data.threshold,
+        )
+        return SearchResponse(
+            results=[SearchResult.of(hit) for hit in hits],
+            strategy=plan.strategy,  # type: ignore[arg-type]  # SearchPlan names one of the two
+        )

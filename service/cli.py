@@ -1,0 +1,208 @@
+"""The `memory-service` command: serve, migrate, keys, openapi. No business logic here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+
+from service.adapters.embedded_postgres import start_embedded_postgres
+from service.adapters.embedder import Embedder
+from service.errors import ConfigurationError, IncompatibleDatabase, NotFound
+from service.logging import configure_logging
+from service.settings import SETTINGS_DOC, Settings
+from service.storage.database import Database, check_pgvector_installed
+from service.storage.migrations import apply_migrations, ensure_schema_is_current
+
+log = structlog.get_logger("service.cli")
+
+_DB_VARS = ["DATABASE_URL", "MEMORY_DATA_DIR", "MEMORY_DB_TIMEOUT_S", "MEMORY_LOG_FORMAT"]
+
+
+def _env_help(names: Sequence[str]) -> str:
+    lines = ["environment variables:"]
+    lines += [f"  {name:<34} {SETTINGS_DOC[name][1]} (default: {SETTINGS_DOC[name][0]})" for name in names]
+    return "\n".join(lines)
+
+
+def _database_url(settings: Settings) -> str:
+    """The server to use: DATABASE_URL if set (and it has pgvector), else the embedded one."""
+    if settings.database_url is None:
+        return start_embedded_postgres(settings.pgdata_dir)
+    asyncio.run(check_pgvector_installed(settings.database_url))
+    return settings.database_url
+
+
+def _loaded_embedder(settings: Settings) -> Embedder:
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder.load()
+    return embedder
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415  # only the serve command needs it
+
+    from service.app import create_asgi_app  # noqa: PLC0415  # heavy; keep other commands fast
+
+    dsn = _database_url(settings)
+    embedder = _loaded_embedder(settings)
+    if settings.uses_embedded_postgres:
+        # Locally there is one process: migrate in place. In production `migrate` runs once
+        # (a Kubernetes Job) so that replicas never race each other.
+        apply_migrations(dsn, embedder.dimensions)
+    log.info(
+        "server.starting",
+        host=args.host,
+        port=args.port,
+        database="embedded" if settings.uses_embedded_postgres else "external",
+    )
+    uvicorn.run(
+        create_asgi_app(settings, dsn, embedder),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
+
+
+def migrate(settings: Settings, args: argparse.Namespace) -> None:
+    dsn = _database_url(settings)
+    embedder = _loaded_embedder(settings)
+    apply_migrations(dsn, embedder.dimensions)
+    log.info("migrations.applied")
+
+
+def keys_create(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.api_keys import ApiKeyService  # noqa: PLC0415
+
+    async def run(database: Database) -> None:
+        created = await ApiKeyService(database).create(args.tenant, args.label)
+        print(f"tenant:  {created.tenant.name}\nkey id:  {created.id}\napi key: {created.api_key}")
+        print("Store the key now: it is not shown again.", file=sys.stderr)
+
+    _with_database(settings, run)
+
+
+def keys_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.api_keys import ApiKeyService  # noqa: PLC0415
+
+    async def run(database: Database) -> None:
+        await ApiKeyService(database).revoke(args.key_id)
+        print(f"revoked {args.key_id}")
+
+    _with_database(settings, run)
+
+
+def keys_list(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.api_keys import ApiKeyService  # noqa: PLC0415
+
+    async def run(database: Database) -> None:
+        for key in await ApiKeyService(database).list():
+            status = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            print(f"{key.id}  {key.key_prefix}…  {key.tenant_name:<20} {status:<18} {key.label}")
+
+    _with_database(settings, run)
+
+
+def openapi(settings: Settings, args: argparse.Namespace) -> None:
+    document = openapi_document()
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The schema the app serves, as committed in openapi.yaml."""
+    from service.app import create_app  # noqa: PLC0415
+
+    app = create_app(Settings(), "postgresql://unused", Embedder("unused"))
+    return app.openapi_schema.to_schema()
+
+
+def _with_database(settings: Settings, action: Callable[[Database], Any]) -> None:
+    dsn = _database_url(settings)
+
+    async def run() -> None:
+        database = Database(dsn, min_size=1, max_size=2, timeout_s=settings.db_timeout_s)
+        await database.open()
+        try:
+            async with database.connection() as connection:
+                await ensure_schema_is_current(connection)
+            await action(database)
+        finally:
+            await database.close()
+
+    asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memory-service",
+        description="A memory service for LLM applications (HTTP API over Postgres + pgvector).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_env_help(list(SETTINGS_DOC)),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Any, env: Sequence[str]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_env_help(env),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    serve_parser = command(
+        "serve",
+        "Run the HTTP API. Without DATABASE_URL it starts an embedded Postgres and migrates it.",
+        serve,
+        list(SETTINGS_DOC),
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
+    serve_parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    command(
+        "migrate",
+        "Apply database migrations (run once per release, e.g. as a Kubernetes Job).",
+        migrate,
+        [*_DB_VARS, "MEMORY_EMBEDDING_MODEL"],
+    )
+    keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DB_VARS)
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create a key (and the tenant if new); prints it once")
+    create.add_argument("--tenant", required=True, help="tenant name, e.g. your application")
+    create.add_argument("--label", default="", help="a note to recognise the key by")
+    create.set_defaults(handler=keys_create)
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id (see `keys list`)")
+    revoke.add_argument("key_id", type=uuid.UUID)
+    revoke.set_defaults(handler=keys_revoke)
+    key_commands.add_parser("list", help="list keys (prefixes only)").set_defaults(handler=keys_list)
+    export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
+    export.add_argument("--output", "-o", help="write to this file instead of standard output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings)
+        args.handler(settings, args)
+    except (ConfigurationError, IncompatibleDatabase, NotFound) as error:
+        print(f"memory-service: {error.detail}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,1 @@
+"""Business logic: adding and searching memories, filters, API keys. No HTTP here."""

@@ -1,0 +1,123 @@
+"""Plain value types shared by every layer (no I/O, no HTTP, no SQL)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Vector = npt.NDArray[np.float32]
+JSONValue = Any
+Metadata = dict[str, Any]
+HistoryEventKind = Literal["ADD", "UPDATE", "DELETE", "NONE"]
+SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who a memory is about. A query scope matches every memory sharing its given ids."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.user_id is None and self.agent_id is None and self.run_id is None
+
+    def items(self) -> list[tuple[str, str]]:
+        """The given (field, value) pairs, in a fixed order."""
+        values = (self.user_id, self.agent_id, self.run_id)
+        return [(name, value) for name, value in zip(SCOPE_FIELDS, values) if value is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    id: uuid.UUID
+    text: str
+    scope: Scope
+    metadata: Metadata
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMemory:
+    text: str
+    content_hash: bytes
+    embedding: Vector
+    scope: Scope
+    metadata: Metadata
+
+
+@dataclass(frozen=True, slots=True)
+class AddOutcome:
+    """What an add did with one text: stored it (ADD) or found it already there (NONE)."""
+
+    memory: Memory
+    event: HistoryEventKind
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    id: int
+    memory_id: uuid.UUID
+    event: HistoryEventKind
+    old_text: str | None
+    new_text: str | None
+    old_metadata: Metadata | None
+    new_metadata: Metadata | None
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    memory: Memory
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class PageCursor:
+    """Keyset position in the newest-first listing order."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+# --- the filter language, parsed (see service.domain.filters) -----------------------------
+
+Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains"]
+BUILTIN_FILTER_FIELDS = ("user_id", "agent_id", "run_id", "created_at", "updated_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``field operator value``; ``field`` is a built-in column or a metadata key."""
+
+    field: str
+    operator: Operator
+    value: JSONValue
+    is_builtin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    items: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    items: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    item: FilterNode
+
+
+FilterNode = Condition | AllOf | AnyOf | Negation

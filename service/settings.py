@@ -1,0 +1,168 @@
+"""One typed settings object, read from the environment once at start and passed in.
+
+Every variable is listed in ``SETTINGS_DOC`` (used by ``--help`` and pinned against the
+README's configuration table by a test), so documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+
+from service.errors import ConfigurationError
+
+LogFormat = Literal["auto", "json", "console"]
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+# name -> (default shown to people, what it does)
+SETTINGS_DOC: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": (
+        "(unset)",
+        "Postgres with pgvector to use. Unset: an embedded Postgres in MEMORY_DATA_DIR.",
+    ),
+    "MEMORY_DATA_DIR": (
+        "~/.local/share/memory-service",
+        "Where the embedded Postgres keeps its data and the development API key.",
+    ),
+    "MEMORY_EMBEDDING_MODEL": (
+        DEFAULT_EMBEDDING_MODEL,
+        "sentence-transformers model name or local path; the default loads offline.",
+    ),
+    "MEMORY_EMBEDDING_BATCH_SIZE": ("64", "Most texts embedded in one forward pass."),
+    "MEMORY_DB_POOL_MIN": ("1", "Connections the pool keeps open."),
+    "MEMORY_DB_POOL_MAX": ("10", "Most connections the pool opens."),
+    "MEMORY_DB_TIMEOUT_S": (
+        "5",
+        "Seconds to wait for a connection or a query before answering 503.",
+    ),
+    "MEMORY_MAX_TEXT_CHARS": ("8000", "Longest memory text or message accepted."),
+    "MEMORY_MAX_BATCH_ITEMS": ("100", "Most items in one batch add or one message list."),
+    "MEMORY_MAX_BODY_BYTES": ("1048576", "Largest request body accepted, in bytes."),
+    "MEMORY_EXACT_SEARCH_MAX_ROWS": (
+        "20000",
+        "Scopes up to this many memories are searched exactly; larger ones use the HNSW index.",
+    ),
+    "MEMORY_HNSW_EF_SEARCH": ("100", "HNSW candidate list size for index searches."),
+    "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
+        "0.95",
+        "With infer=true, a text at least this similar to a memory in its scope is not stored.",
+    ),
+    "MEMORY_LOG_FORMAT": ("auto", "auto (pretty on a terminal, JSON otherwise), json or console."),
+    "MEMORY_LOG_LEVEL": ("info", "debug, info, warning or error."),
+    "MEMORY_SHUTDOWN_GRACE_S": (
+        "20",
+        "Seconds in-flight requests get to finish after SIGTERM.",
+    ),
+}
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("memory-service", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=_default_data_dir)
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = 64
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_timeout_s: float = 5.0
+    max_text_chars: int = 8000
+    max_batch_items: int = 100
+    max_body_bytes: int = 1_048_576
+    exact_search_max_rows: int = 20_000
+    hnsw_ef_search: int = 100
+    near_duplicate_similarity: float = 0.95
+    log_format: LogFormat = "auto"
+    log_level: str = "info"
+    shutdown_grace_s: float = 20.0
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def dev_api_key_file(self) -> Path:
+        return self.data_dir / "dev-api-key"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; a bad value fails with one line naming it."""
+        source = os.environ if env is None else env
+        reader = _EnvReader(source)
+        log_format = reader.text("MEMORY_LOG_FORMAT", "auto")
+        if log_format not in ("auto", "json", "console"):
+            raise ConfigurationError("MEMORY_LOG_FORMAT must be auto, json or console")
+        log_level = reader.text("MEMORY_LOG_LEVEL", "info").lower()
+        if log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigurationError("MEMORY_LOG_LEVEL must be debug, info, warning or error")
+        settings = cls(
+            database_url=source.get("DATABASE_URL") or None,
+            data_dir=Path(reader.text("MEMORY_DATA_DIR", str(_default_data_dir()))).expanduser(),
+            embedding_model=reader.text("MEMORY_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL),
+            embedding_batch_size=reader.integer("MEMORY_EMBEDDING_BATCH_SIZE", 64, minimum=1),
+            db_pool_min=reader.integer("MEMORY_DB_POOL_MIN", 1, minimum=0),
+            db_pool_max=reader.integer("MEMORY_DB_POOL_MAX", 10, minimum=1),
+            db_timeout_s=reader.number("MEMORY_DB_TIMEOUT_S", 5.0, minimum=0.1),
+            max_text_chars=reader.integer("MEMORY_MAX_TEXT_CHARS", 8000, minimum=1),
+            max_batch_items=reader.integer("MEMORY_MAX_BATCH_ITEMS", 100, minimum=1),
+            max_body_bytes=reader.integer("MEMORY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            exact_search_max_rows=reader.integer(
+                "MEMORY_EXACT_SEARCH_MAX_ROWS", 20_000, minimum=0
+            ),
+            hnsw_ef_search=reader.integer("MEMORY_HNSW_EF_SEARCH", 100, minimum=10),
+            near_duplicate_similarity=reader.number(
+                "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
+            ),
+            log_format=log_format,  # type: ignore[arg-type]  # checked just above
+            log_level=log_level,
+            shutdown_grace_s=reader.number("MEMORY_SHUTDOWN_GRACE_S", 20.0, minimum=0.0),
+        )
+        if settings.db_pool_min > settings.db_pool_max:
+            raise ConfigurationError("MEMORY_DB_POOL_MIN must not exceed MEMORY_DB_POOL_MAX")
+        return settings
+
+
+class _EnvReader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def integer(self, name: str, default: int, *, minimum: int) -> int:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float) -> float:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+        return value

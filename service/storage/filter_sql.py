@@ -1,0 +1,103 @@
+"""Compile parsed filters and scopes into parameterised SQL (values never enter the text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.models import SCOPE_FIELDS, AllOf, AnyOf, Condition, FilterNode, Negation, Scope
+
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+class SqlParameters:
+    """Collects values and hands back their ``$n`` placeholders."""
+
+    def __init__(self, *initial: Any) -> None:
+        self.values: list[Any] = list(initial)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def scope_condition(scope: Scope, params: SqlParameters, tenant_placeholder: str = "$1") -> str:
+    """Rows of this tenant sharing every id the scope gives."""
+    parts = [f"tenant_id = {tenant_placeholder}"]
+    parts.extend(f"{column} = {params.add(value)}" for column, value in scope.items())
+    return " AND ".join(parts)
+
+
+def exact_scope_condition(
+    scope: Scope, params: SqlParameters, tenant_placeholder: str = "$1"
+) -> str:
+    """Rows of this tenant whose user, agent and run ids are exactly the scope's (NULLs too)."""
+    return " AND ".join(
+        [f"tenant_id = {tenant_placeholder}"]
+        + [
+            f"{column} IS NOT DISTINCT FROM {params.add(value)}::text"
+            for column, value in zip(SCOPE_FIELDS, (scope.user_id, scope.agent_id, scope.run_id))
+        ]
+    )
+
+
+def filter_condition(node: FilterNode | None, params: SqlParameters) -> str:
+    if node is None:
+        return "TRUE"
+    return _compile(node, params)
+
+
+def _compile(node: FilterNode, params: SqlParameters) -> str:
+    if isinstance(node, AllOf):
+        return "(" + " AND ".join(_compile(item, params) for item in node.items) + ")"
+    if isinstance(node, AnyOf):
+        return "(" + " OR ".join(_compile(item, params) for item in node.items) + ")"
+    if isinstance(node, Negation):
+        # A NULL (missing key) inside NOT must count as "not matching", hence coalesce.
+        return f"NOT coalesce({_compile(node.item, params)}, FALSE)"
+    if node.is_builtin:
+        return _builtin(node, params)
+    return _metadata(node, params)
+
+
+def _builtin(condition: Condition, params: SqlParameters) -> str:
+    column, operator, value = condition.field, condition.operator, condition.value
+    if operator == "eq":
+        return f"{column} = {params.add(value)}"
+    if operator == "ne":
+        return f"{column} IS DISTINCT FROM {params.add(value)}"
+    if operator in _COMPARISONS:
+        return f"coalesce({column} {_COMPARISONS[operator]} {params.add(value)}, FALSE)"
+    if operator == "in":
+        return f"coalesce({column} = ANY({params.add(value)}::text[]), FALSE)"
+    if operator == "nin":
+        return f"({column} IS NULL OR {column} <> ALL({params.add(value)}::text[]))"
+    return f"coalesce(strpos({column}, {params.add(value)}::text) > 0, FALSE)"  # contains
+
+
+def _metadata(condition: Condition, params: SqlParameters) -> str:
+    key, operator, value = condition.field, condition.operator, condition.value
+    if operator in ("eq", "ne"):
+        # Containment uses the GIN index; it is exact for scalars and objects.
+        matches = f"metadata @> {params.add({key: value})}::jsonb"
+        if isinstance(value, list):
+            matches = (
+                f"coalesce(metadata -> {params.add(key)}::text = {params.add(value)}::jsonb, FALSE)"
+            )
+        return matches if operator == "eq" else f"NOT {matches}"
+    if operator in _COMPARISONS or operator in ("in", "nin"):
+        # jsonpath compares like with like: a number never "exceeds" a string, and a
+        # missing key or a value of another type simply does not match.
+        predicate = "@ == $v[*]" if operator in ("in", "nin") else f"@ {_COMPARISONS[operator]} $v"
+        path = params.add(f'$."{key}" ? ({predicate})')
+        variables = params.add({"v": value})
+        exists = f"jsonb_path_exists(metadata, {path}::jsonpath, {variables}::jsonb)"
+        return f"NOT {exists}" if operator == "nin" else exists
+    # contains: an element of an array, or a substring of a string.
+    key_param = f"{params.add(key)}::text"
+    return (
+        f"(CASE jsonb_typeof(metadata -> {key_param}) "
+        f"WHEN 'array' THEN metadata -> {key_param} @> "
+        f"jsonb_build_array({params.add(value)}::jsonb) "
+        f"WHEN 'string' THEN strpos(metadata ->> {key_param}, {params.add(str(value))}::text) > 0 "
+        "ELSE FALSE END)"
+    )

@@ -1,0 +1,344 @@
+"""Queries on memories and their history. Callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from service.errors import Conflict
+from service.models import (
+    FilterNode,
+    HistoryEvent,
+    Memory,
+    Metadata,
+    NewMemory,
+    PageCursor,
+    Scope,
+    SearchHit,
+    Vector,
+)
+from service.storage.filter_sql import (
+    SqlParameters,
+    exact_scope_condition,
+    filter_condition,
+    scope_condition,
+)
+
+_COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at"
+
+
+def _memory(row: asyncpg.Record) -> Memory:
+    return Memory(
+        id=row["id"],
+        text=row["content"],
+        scope=Scope(row["user_id"], row["agent_id"], row["run_id"]),
+        metadata=row["metadata"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def insert_memory_unless_duplicate(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, new: NewMemory
+) -> tuple[Memory, bool]:
+    """Insert, or return the memory with the same text in the same exact scope.
+
+    The boolean says whether a row was inserted.
+    """
+    row = await connection.fetchrow(
+        f"""
+        INSERT INTO memories
+            (tenant_id, user_id, agent_id, run_id, content, content_hash, embedding, metadata)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT DO NOTHING
+        RETURNING {_COLUMNS}
+        """,
+        tenant_id,
+        new.scope.user_id,
+        new.scope.agent_id,
+        new.scope.run_id,
+        new.text,
+        new.content_hash,
+        new.embedding,
+        new.metadata,
+    )
+    if row is not None:
+        return _memory(row), True
+    existing = await connection.fetchrow(
+        f"""
+        SELECT {_COLUMNS} FROM memories
+        WHERE tenant_id = $1 AND user_id IS NOT DISTINCT FROM $2
+          AND agent_id IS NOT DISTINCT FROM $3 AND run_id IS NOT DISTINCT FROM $4
+          AND content_hash = $5
+        """,
+        tenant_id,
+        new.scope.user_id,
+        new.scope.agent_id,
+        new.scope.run_id,
+        new.content_hash,
+    )
+    assert existing is not None  # noqa: S101  # the conflicting row exists in this snapshot
+    return _memory(existing), False
+
+
+async def find_memory(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID, *, lock: bool = False
+) -> Memory | None:
+    suffix = " FOR UPDATE" if lock else ""
+    row = await connection.fetchrow(
+        f"SELECT {_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2{suffix}",
+        tenant_id,
+        memory_id,
+    )
+    return _memory(row) if row else None
+
+
+async def list_memories(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    limit: int,
+    after: PageCursor | None,
+) -> list[Memory]:
+    """Newest first; ``(created_at, id)`` makes the order total, so pages never skip or repeat."""
+    params = SqlParameters(tenant_id)
+    where = [scope_condition(scope, params), filter_condition(filters, params)]
+    if after is not None:
+        where.append(f"(created_at, id) < ({params.add(after.created_at)}, {params.add(after.id)})")
+    rows = await connection.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM memories WHERE {" AND ".join(where)}
+        ORDER BY created_at DESC, id DESC LIMIT {params.add(limit)}
+        """,
+        *params.values,
+    )
+    return [_memory(row) for row in rows]
+
+
+async def update_memory(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    *,
+    text: str,
+    content_hash: bytes,
+    embedding: Vector | None,
+    metadata: Metadata,
+) -> Memory:
+    """Overwrite text and metadata; ``embedding=None`` keeps the stored vector."""
+    try:
+        row = await connection.fetchrow(
+            f"""
+            UPDATE memories SET content = $3, content_hash = $4,
+                embedding = coalesce($5, embedding), metadata = $6, updated_at = now()
+            WHERE tenant_id = $1 AND id = $2
+            RETURNING {_COLUMNS}
+            """,
+            tenant_id,
+            memory_id,
+            text,
+            content_hash,
+            embedding,
+            metadata,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(
+            "another memory in the same scope already has this text; delete one of them instead"
+        ) from None
+    assert row is not None  # noqa: S101  # callers lock the row first
+    return _memory(row)
+
+
+async def delete_memory(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID
+) -> Memory | None:
+    row = await connection.fetchrow(
+        f"DELETE FROM memories WHERE tenant_id = $1 AND id = $2 RETURNING {_COLUMNS}",
+        tenant_id,
+        memory_id,
+    )
+    return _memory(row) if row else None
+
+
+async def delete_scope(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, actor: str
+) -> int:
+    """Delete every memory sharing the scope's ids, with a DELETE history event each."""
+    params = SqlParameters(tenant_id)
+    where = scope_condition(scope, params)
+    deleted: int = await connection.fetchval(
+        f"""
+        WITH gone AS (
+            DELETE FROM memories WHERE {where} RETURNING id, content, metadata
+        ), logged AS (
+            INSERT INTO memory_history
+                (tenant_id, memory_id, event, old_content, old_metadata, actor)
+            SELECT $1, id, 'DELETE', content, metadata, {params.add(actor)} FROM gone
+        )
+        SELECT count(*) FROM gone
+        """,
+        *params.values,
+    )
+    return deleted
+
+
+async def insert_history(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    event: str,
+    *,
+    old: Memory | None,
+    new: Memory | None,
+    actor: str,
+) -> None:
+    await connection.execute(
+        """
+        INSERT INTO memory_history
+            (tenant_id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
+             actor)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        """,
+        tenant_id,
+        memory_id,
+        event,
+        old.text if old else None,
+        new.text if new else None,
+        old.metadata if old else None,
+        new.metadata if new else None,
+        actor,
+    )
+
+
+async def list_history(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID
+) -> list[HistoryEvent]:
+    rows = await connection.fetch(
+        """
+        SELECT id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
+               actor, created_at
+        FROM memory_history WHERE tenant_id = $1 AND memory_id = $2 ORDER BY id
+        """,
+        tenant_id,
+        memory_id,
+    )
+    return [
+        HistoryEvent(
+            id=row["id"],
+            memory_id=row["memory_id"],
+            event=row["event"],
+            old_text=row["old_content"],
+            new_text=row["new_content"],
+            old_metadata=row["old_metadata"],
+            new_metadata=row["new_metadata"],
+            actor=row["actor"],
+            created_at=row["created_at"],
+        )
+        for row in rows
+    ]
+
+
+async def count_scope_up_to(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, cap: int
+) -> int:
+    """How many memories the scope holds, counting no further than ``cap`` (bounded cost)."""
+    params = SqlParameters(tenant_id)
+    where = scope_condition(scope, params)
+    count: int = await connection.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT {params.add(cap)}) s",
+        *params.values,
+    )
+    return count
+
+
+async def search_exact(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    query: Vector,
+    limit: int,
+) -> list[SearchHit]:
+    """Exact cosine ranking over the scope's rows (read through the scope's btree index).
+
+    MATERIALIZED keeps the planner from swapping in the approximate HNSW index.
+    """
+    params = SqlParameters(tenant_id)
+    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
+    return await _ranked(
+        connection,
+        f"""
+        WITH scoped AS MATERIALIZED (SELECT {_COLUMNS}, embedding FROM memories WHERE {where})
+        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
+        ORDER BY distance LIMIT {params.add(limit)}
+        """,
+        params.values,
+    )
+
+
+async def nearest_in_exact_scope(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, query: Vector
+) -> SearchHit | None:
+    """The closest memory written under exactly this scope, for near-duplicate checks."""
+    params = SqlParameters(tenant_id)
+    where = exact_scope_condition(scope, params)
+    hits = await _ranked(
+        connection,
+        f"""
+        WITH scoped AS MATERIALIZED (SELECT {_COLUMNS}, embedding FROM memories WHERE {where})
+        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
+        ORDER BY distance LIMIT 1
+        """,
+        params.values,
+    )
+    return hits[0] if hits else None
+
+
+async def lock_scopes(connection: asyncpg.Connection, tenant_id: uuid.UUID, scopes: list[Scope]) -> None:
+    """Serialise writers per exact scope until the transaction ends; other scopes go on.
+
+    Locks are taken in a fixed order so two batches touching the same scopes cannot deadlock.
+    """
+    keys = sorted({f"{tenant_id}|{s.user_id}|{s.agent_id}|{s.run_id}" for s in scopes})
+    for key in keys:
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+
+
+async def search_with_index(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    query: Vector,
+    limit: int,
+    ef_search: int,
+) -> list[SearchHit]:
+    """HNSW search with iterative scans, so scope and filters cannot starve the result.
+
+    Must run inside a transaction: the settings are local to it.
+    """
+    await connection.execute(
+        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
+        "set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true)",
+        str(max(ef_search, limit)),
+        str(max(20_000, ef_search * 200)),
+    )
+    params = SqlParameters(tenant_id)
+    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
+    return await _ranked(
+        connection,
+        f"""
+        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
+        WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
+        """,
+        params.values,
+    )
+
+
+async def _ranked(connection: asyncpg.Connection, sql: str, values: Sequence[Any]) -> list[SearchHit]:
+    rows = await connection.fetch(sql, *values)
+    return [SearchHit(_memory(row), 1.0 - float(row["distance"])) for row in rows]

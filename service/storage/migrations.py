@@ -1,0 +1,60 @@
+"""Apply the alembic migrations in ``migrations/`` and check a database is up to date."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from service.errors import ConfigurationError, IncompatibleDatabase
+
+_REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def migrations_dir() -> Path:
+    """The alembic scripts: ``migrations/`` beside the package unless told otherwise."""
+    configured = os.environ.get("MEMORY_MIGRATIONS_DIR")
+    path = Path(configured) if configured else _REPOSITORY_ROOT / "migrations"
+    if not (path / "env.py").is_file():
+        raise ConfigurationError(
+            f"no alembic migrations found in {path}; set MEMORY_MIGRATIONS_DIR to the "
+            "'migrations' directory of this release"
+        )
+    return path
+
+
+def _alembic_config(dsn: str, embedding_dimensions: int) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["dsn"] = dsn
+    config.attributes["embedding_dimensions"] = embedding_dimensions
+    return config
+
+
+def apply_migrations(dsn: str, embedding_dimensions: int) -> None:
+    """Bring the schema to the newest revision (blocking; safe to run from many replicas)."""
+    command.upgrade(_alembic_config(dsn, embedding_dimensions), "head")
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(migrations_dir()))
+    head = script.get_current_head()
+    if head is None:
+        raise ConfigurationError("the migrations directory has no revisions")
+    return head
+
+
+async def ensure_schema_is_current(connection: asyncpg.Connection) -> None:
+    """Refuse to serve an unmigrated or older schema instead of failing on the first query."""
+    exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+    current = await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
+    head = head_revision()
+    if current != head:
+        raise IncompatibleDatabase(
+            f"the database schema is at revision {current or 'none'} but this release needs "
+            f"{head}: run `memory-service migrate` against this DATABASE_URL first"
+        )
