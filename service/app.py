@@ -108,6 +108,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         on_shutdown=[stop],
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        logging_config=None,  # structlog is configured by service.logging
     )
 
 

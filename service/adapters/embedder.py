@@ -54,6 +54,8 @@ def load_sentence_transformer(model: str) -> Any:
     # Never reach for a model hub at run time: the network is closed in production too.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer  # noqa: PLC0415  # slow import
 
     return SentenceTransformer(resolve_model_path(model), device="cpu")

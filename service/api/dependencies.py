@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from litestar import Request
 from litestar.datastructures import State
 
@@ -27,7 +26,8 @@ async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenan
     """Authenticate the request; every query below is scoped to the tenant returned."""
     api_keys: ApiKeyService = state.api_keys
     tenant = await api_keys.authenticate(_api_key_of(request))
-    structlog.contextvars.bind_contextvars(tenant=tenant.name)
+    # Read back by the request log middleware, which runs outside the handler's context.
+    request.scope["state"]["tenant"] = tenant.name  # type: ignore[typeddict-unknown-key]
     return tenant
 
 

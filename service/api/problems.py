@@ -58,7 +58,8 @@ def problem_response(
 ) -> Response[Problem]:
     title = HTTPStatus(status).phrase
     problem = Problem(
-        type=f"https://memory-service.dev/problems/{title.lower().replace(' ', '-')}",
+        # RFC 9457: "about:blank" means the status and title say it all; detail says the rest.
+        type="about:blank",
         title=title,
         status=status,
         detail=detail,

@@ -29,7 +29,8 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id  # type: ignore[typeddict-item]
+        request_state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        request_state["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
@@ -52,6 +53,7 @@ class RequestLogMiddleware:
                 method=scope["method"],
                 route=scope.get("path_template") or "(unmatched)",
                 status=status,
+                tenant=request_state.get("tenant"),
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()

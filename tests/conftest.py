@@ -1,0 +1,154 @@
+"""Shared fixtures: a real embedded Postgres, the real model, the app served over real HTTP.
+
+Each test gets its own tenant (and API key), so tests never see each other's data and no
+table needs truncating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from service.adapters.embedded_postgres import start_embedded_postgres
+from service.adapters.embedder import Embedder
+from service.app import create_asgi_app
+from service.domain.api_keys import ApiKeyService
+from service.settings import Settings
+from service.storage.database import Database
+from service.storage.migrations import apply_migrations
+
+
+def run_sql(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Read the database directly, to assert on its state (never to arrange it)."""
+
+    async def fetch() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return list(await connection.fetch(sql, *args))
+        finally:
+            await connection.close()
+
+    return asyncio.run(fetch())
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return start_embedded_postgres(tmp_path_factory.mktemp("pg") / "pgdata")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    model = Embedder("all-MiniLM-L6-v2")
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="session")
+def migrated_dsn(pg_dsn: str, embedder: Embedder) -> str:
+    apply_migrations(pg_dsn, embedder.dimensions)
+    return pg_dsn
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    dsn: str
+    embedder: Embedder
+    settings: Settings
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def start_server(settings: Settings, dsn: str, embedder: Embedder) -> LiveServer:
+    """Serve the app with uvicorn on a free loopback port in a background thread."""
+    config = uvicorn.Config(
+        create_asgi_app(settings, dsn, embedder),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return LiveServer(f"http://127.0.0.1:{port}", dsn, embedder, settings, server, thread)
+
+
+@pytest.fixture(scope="session")
+def test_settings(migrated_dsn: str) -> Settings:
+    return replace(Settings(), database_url=migrated_dsn, data_dir=Path("/nonexistent"))
+
+
+@pytest.fixture(scope="session")
+def live_server(test_settings: Settings, migrated_dsn: str, embedder: Embedder) -> Iterator[LiveServer]:
+    server = start_server(test_settings, migrated_dsn, embedder)
+    yield server
+    server.stop()
+
+
+def create_api_key(dsn: str, tenant_name: str) -> str:
+    async def create() -> str:
+        database = Database(dsn, min_size=1, max_size=1, timeout_s=5)
+        await database.open()
+        try:
+            return (await ApiKeyService(database).create(tenant_name)).api_key
+        finally:
+            await database.close()
+
+    return asyncio.run(create())
+
+
+@pytest.fixture
+def api_key(live_server: LiveServer) -> str:
+    return create_api_key(live_server.dsn, f"tenant-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def client(live_server: LiveServer, api_key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=live_server.base_url,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def other_client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    """A client of a second tenant."""
+    key = create_api_key(live_server.dsn, f"other-{uuid.uuid4().hex[:12]}")
+    with httpx.Client(
+        base_url=live_server.base_url, headers={"X-API-Key": key}, timeout=30
+    ) as http:
+        yield http
+
+
+def add_text(client: httpx.Client, text: str, **fields: Any) -> dict[str, Any]:
+    fields.setdefault("user_id", "alice")
+    fields.setdefault("infer", False)
+    response = client.post("/v1/memories", json={"text": text, **fields})
+    assert response.status_code == 201, response.text
+    memory: dict[str, Any] = response.json()["results"][0]["memory"]
+    return memory
