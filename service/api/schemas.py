@@ -229,7 +229,7 @@ class SearchResponse(msgspec.Struct):
     strategy: Literal["exact", "hnsw"]
 
 
-class Health(msgspec.Struct):
+class Health(msgspec.Struct, omit_defaults=True):
     """Liveness or readiness."""
 
     status: str

@@ -4,7 +4,8 @@ Grammar::
 
     filter    := group | fields
     group     := {"AND": [filter, ...]} | {"OR": [filter, ...]} | {"NOT": filter}
-    fields    := {field: value | {operator: value, ...}, ...}   (several entries: AND)
+    fields    := {field: value | {operator: value, ...}, ...}   (several entries: AND;
+                 an object value is always an operator map)
     operator  := eq | ne | gt | gte | lt | lte | in | nin | contains
 
 ``field`` is a built-in (user_id, agent_id, run_id, created_at, updated_at) or a metadata key;
@@ -75,13 +76,14 @@ def _parse_group(key: str, value: Any, *, depth: int, counter: list[int]) -> Fil
 
 def _parse_field(field: str, value: Any, *, counter: list[int]) -> list[Condition]:
     name, is_builtin = _resolve_field(field)
-    if isinstance(value, dict) and value and all(op in _OPERATORS for op in value):
-        pairs = list(value.items())
-    elif isinstance(value, dict) and any(op in _OPERATORS for op in value):
+    if isinstance(value, dict):
+        # An object is always a map of operators; compare with an object via {"eq": {...}}.
         unknown = sorted(op for op in value if op not in _OPERATORS)
-        raise InvalidFilter(
-            f"unknown operator(s) {unknown} on {field!r}; use one of {', '.join(_OPERATORS)}"
-        )
+        if unknown or not value:
+            raise InvalidFilter(
+                f"unknown operator(s) {unknown} on {field!r}; use one of {', '.join(_OPERATORS)}"
+            )
+        pairs = list(value.items())
     else:
         pairs = [("eq", value)]
     conditions = []

@@ -1,0 +1,145 @@
+"""Semantic search with scope, limit, threshold and the filter language, over HTTP."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import LiveServer, add_text
+
+FACTS = [
+    ("Alice is allergic to peanuts", {"category": "health", "priority": 3, "tags": ["food"]}),
+    ("Alice's favourite band is Radiohead", {"category": "music", "priority": 1, "tags": []}),
+    ("Alice works as a nurse in Lisbon", {"category": "work", "priority": 2, "note": "night shift"}),
+    ("Alice runs every morning", {"category": "health", "priority": 2, "tags": ["sport"]}),
+]
+
+
+@pytest.fixture
+def alice(client: httpx.Client) -> dict[str, str]:
+    """Alice's memories (by text -> id), plus one of Bob's that must never show up."""
+    ids = {text: add_text(client, text, user_id="alice", metadata=meta)["id"] for text, meta in FACTS}
+    add_text(client, "Bob is allergic to peanuts", user_id="bob", metadata={"category": "health"})
+    return ids
+
+
+def search(client: httpx.Client, **body: Any) -> list[dict[str, Any]]:
+    body.setdefault("user_id", "alice")
+    response = client.post("/v1/search", json=body)
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def texts(results: list[dict[str, Any]]) -> list[str]:
+    return [r["memory"]["text"] for r in results]
+
+
+def test_best_match_first_within_scope_with_scores(client: httpx.Client, alice: dict[str, str]) -> None:
+    results = search(client, query="Which food should Alice avoid?")
+
+    assert texts(results)[0] == "Alice is allergic to peanuts"
+    assert all(r["memory"]["user_id"] == "alice" for r in results)
+    assert len(results) == 4
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert -1 <= scores[-1] <= scores[0] <= 1
+
+
+def test_limit_and_threshold(client: httpx.Client, alice: dict[str, str]) -> None:
+    assert len(search(client, query="Alice", limit=2)) == 2
+    strict = search(client, query="peanut allergy", threshold=0.5)
+    assert texts(strict) == ["Alice is allergic to peanuts"]
+    assert all(r["score"] >= 0.5 for r in strict)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"category": "health"}, {"Alice is allergic to peanuts", "Alice runs every morning"}),
+        ({"category": {"ne": "health"}}, {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"}),
+        ({"priority": {"gt": 2}}, {"Alice is allergic to peanuts"}),
+        ({"priority": {"gte": 2}}, {"Alice is allergic to peanuts", "Alice works as a nurse in Lisbon", "Alice runs every morning"}),
+        ({"priority": {"lt": 2}}, {"Alice's favourite band is Radiohead"}),
+        ({"priority": {"lte": 1}}, {"Alice's favourite band is Radiohead"}),
+        ({"category": {"in": ["music", "work"]}}, {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"}),
+        ({"category": {"nin": ["music", "work"]}}, {"Alice is allergic to peanuts", "Alice runs every morning"}),
+        ({"tags": {"contains": "sport"}}, {"Alice runs every morning"}),
+        ({"note": {"contains": "night"}}, {"Alice works as a nurse in Lisbon"}),
+        ({"AND": [{"category": "health"}, {"priority": {"gte": 3}}]}, {"Alice is allergic to peanuts"}),
+        ({"OR": [{"category": "music"}, {"priority": 3}]}, {"Alice's favourite band is Radiohead", "Alice is allergic to peanuts"}),
+        ({"NOT": {"category": "health"}}, {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"}),
+        ({"category": "health", "priority": {"lt": 3}}, {"Alice runs every morning"}),
+        ({"metadata.category": "work"}, {"Alice works as a nurse in Lisbon"}),
+        ({"priority": {"gt": "2"}}, set()),  # a string never compares with a number
+        ({"missing_key": {"eq": 1}}, set()),
+    ],
+)
+def test_filter_language(
+    client: httpx.Client, alice: dict[str, str], filters: dict[str, Any], expected: set[str]
+) -> None:
+    results = search(client, query="Alice", filters=filters)
+
+    assert set(texts(results)) == expected
+    listed = client.get(
+        "/v1/memories", params={"user_id": "alice", "filters": __import__("json").dumps(filters)}
+    ).json()["memories"]
+    assert {m["text"] for m in listed} == expected
+
+
+def test_builtin_field_filters(client: httpx.Client, alice: dict[str, str]) -> None:
+    add_text(client, "Alice's run today was 10 km", user_id="alice", run_id="session-2")
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+    assert texts(search(client, query="run", filters={"run_id": "session-2"})) == [
+        "Alice's run today was 10 km"
+    ]
+    assert search(client, query="Alice", filters={"created_at": {"gt": future}}) == []
+    assert len(search(client, query="Alice", filters={"created_at": {"lt": future}})) == 5
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"priority": {"between": [1, 2]}}, "unknown operator"),
+        ({"and": [{"a": 1}]}, "upper case"),
+        ({"OR": []}, "non-empty list"),
+        ({"category": {"in": "health"}}, "list"),
+        ({"created_at": {"gt": "yesterday"}}, "ISO 8601"),
+        ({"bad key!": 1}, "not a filterable field"),
+        ({"priority": {"gt": [1]}}, "number or a string"),
+    ],
+)
+def test_invalid_filters_are_explained(
+    client: httpx.Client, alice: dict[str, str], filters: dict[str, Any], message: str
+) -> None:
+    response = client.post("/v1/search", json={"query": "x", "user_id": "alice", "filters": filters})
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert message in response.json()["detail"]
+
+
+def test_search_needs_a_scope(client: httpx.Client) -> None:
+    response = client.post("/v1/search", json={"query": "anything"})
+
+    assert response.status_code == 422
+    assert "scope" in response.json()["detail"]
+
+
+def test_concurrent_searches_share_embedding_passes(
+    client: httpx.Client, alice: dict[str, str], live_server: LiveServer
+) -> None:
+    before = live_server.embedder.stats.forward_passes
+    queries = [f"question number {n} about what Alice likes" for n in range(24)]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda q: client.post("/v1/search", json={"query": q, "user_id": "alice"}).status_code, queries))
+
+    assert statuses == [200] * 24
+    passes = live_server.embedder.stats.forward_passes - before
+    assert passes < 24, f"{passes} forward passes for 24 concurrent queries: no micro-batching"
