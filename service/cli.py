@@ -134,11 +134,10 @@ def _with_database(settings: Settings, action: Callable[[Database], Any]) -> Non
     dsn = _database_url(settings)
 
     async def run() -> None:
+        await ensure_schema_is_current(dsn, settings.db_timeout_s)
         database = Database(dsn, min_size=1, max_size=2, timeout_s=settings.db_timeout_s)
         await database.open()
         try:
-            async with database.connection() as connection:
-                await ensure_schema_is_current(connection)
             await action(database)
         finally:
             await database.close()

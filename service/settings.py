@@ -48,7 +48,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "20000",
         "Scopes up to this many memories are searched exactly; larger ones use the HNSW index.",
     ),
-    "MEMORY_HNSW_EF_SEARCH": ("100", "HNSW candidate list size for index searches."),
+    "MEMORY_HNSW_EF_SEARCH": ("200", "HNSW candidate list size for index searches."),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",
         "With infer=true, a text at least this similar to a memory in its scope is not stored.",
@@ -79,7 +79,7 @@ class Settings:
     max_batch_items: int = 100
     max_body_bytes: int = 1_048_576
     exact_search_max_rows: int = 20_000
-    hnsw_ef_search: int = 100
+    hnsw_ef_search: int = 200
     near_duplicate_similarity: float = 0.95
     log_format: LogFormat = "auto"
     log_level: str = "info"
@@ -122,7 +122,7 @@ class Settings:
             exact_search_max_rows=reader.integer(
                 "MEMORY_EXACT_SEARCH_MAX_ROWS", 20_000, minimum=0
             ),
-            hnsw_ef_search=reader.integer("MEMORY_HNSW_EF_SEARCH", 100, minimum=10),
+            hnsw_ef_search=reader.integer("MEMORY_HNSW_EF_SEARCH", 200, minimum=10),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
             ),

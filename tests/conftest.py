@@ -77,7 +77,8 @@ class LiveServer:
 def start_server(settings: Settings, dsn: str, embedder: Embedder) -> LiveServer:
     """Serve the app with uvicorn on a free loopback port in a background thread."""
     config = uvicorn.Config(
-        create_asgi_app(settings, dsn, embedder),
+        # Each server runs its own event loop, so each gets its own batcher over the weights.
+        create_asgi_app(settings, dsn, Embedder.sharing_model_of(embedder)),
         host="127.0.0.1",
         port=0,
         log_config=None,

@@ -72,8 +72,14 @@ class Embedder:
         self._dimensions = 0
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
-        # One thread: torch parallelises a batch itself, and passes must not overlap.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._executor: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def sharing_model_of(cls, other: Embedder) -> Embedder:
+        """A second batcher (for another event loop) over the same loaded weights."""
+        twin = cls(other.model_name, other.max_batch_size)
+        twin._model, twin._dimensions, twin.stats = other._model, other._dimensions, other.stats
+        return twin
 
     @property
     def dimensions(self) -> int:
@@ -105,6 +111,8 @@ class Embedder:
 
     async def start(self) -> None:
         if self._worker is None:
+            # One thread: torch parallelises a batch itself, and passes must not overlap.
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(), name="embedder-batcher")
 
@@ -116,7 +124,9 @@ class Embedder:
             except asyncio.CancelledError:
                 pass
             self._worker = None
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     async def embed(self, texts: list[str]) -> list[Vector]:
         """Embed ``texts`` in order; concurrent callers share forward passes."""
@@ -133,6 +143,7 @@ class Embedder:
 
     async def _run(self) -> None:
         assert self._queue is not None  # noqa: S101  # set together with the task
+        assert self._executor is not None  # noqa: S101
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]

