@@ -44,7 +44,9 @@ def openapi_config() -> OpenAPIConfig:
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer"),
-                "apiKey": SecurityScheme(type="apiKey", name="X-API-Key", security_scheme_in="header"),
+                "apiKey": SecurityScheme(
+                    type="apiKey", name="X-API-Key", security_scheme_in="header"
+                ),
             }
         ),
         security=[{"bearer": []}, {"apiKey": []}],

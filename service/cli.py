@@ -28,7 +28,9 @@ _DB_VARS = ["DATABASE_URL", "MEMORY_DATA_DIR", "MEMORY_DB_TIMEOUT_S", "MEMORY_LO
 
 def _env_help(names: Sequence[str]) -> str:
     lines = ["environment variables:"]
-    lines += [f"  {name:<34} {SETTINGS_DOC[name][1]} (default: {SETTINGS_DOC[name][0]})" for name in names]
+    lines += [
+        f"  {name:<34} {SETTINGS_DOC[name][1]} (default: {SETTINGS_DOC[name][0]})" for name in names
+    ]
     return "\n".join(lines)
 
 
@@ -106,7 +108,7 @@ def keys_list(settings: Settings, args: argparse.Namespace) -> None:
     from service.domain.api_keys import ApiKeyService  # noqa: PLC0415
 
     async def run(database: Database) -> None:
-        for key in await ApiKeyService(database).list():
+        for key in await ApiKeyService(database).list_keys():
             status = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
             print(f"{key.id}  {key.key_prefix}…  {key.tenant_name:<20} {status:<18} {key.label}")
 
@@ -154,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str, handler: Any, env: Sequence[str]) -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, handler: Any, env: Sequence[str]
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
             help=help_text,
@@ -171,7 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         list(SETTINGS_DOC),
     )
-    serve_parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
+    serve_parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
+    )
     serve_parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     command(
         "migrate",
@@ -181,14 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DB_VARS)
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create = key_commands.add_parser("create", help="create a key (and the tenant if new); prints it once")
+    create = key_commands.add_parser(
+        "create", help="create a key (and the tenant if new); prints it once"
+    )
     create.add_argument("--tenant", required=True, help="tenant name, e.g. your application")
     create.add_argument("--label", default="", help="a note to recognise the key by")
     create.set_defaults(handler=keys_create)
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id (see `keys list`)")
     revoke.add_argument("key_id", type=uuid.UUID)
     revoke.set_defaults(handler=keys_revoke)
-    key_commands.add_parser("list", help="list keys (prefixes only)").set_defaults(handler=keys_list)
+    key_commands.add_parser("list", help="list keys (prefixes only)").set_defaults(
+        handler=keys_list
+    )
     export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     return parser

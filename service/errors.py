@@ -35,6 +35,10 @@ class DatabaseUnavailable(MemoryServiceError):
     """Postgres cannot be reached right now; the request may be retried."""
 
 
+class NotReady(MemoryServiceError):
+    """The process is starting or stopping and should get no traffic now."""
+
+
 class IncompatibleDatabase(MemoryServiceError):
     """The database cannot serve this build: no pgvector, schema not migrated, other model."""
 

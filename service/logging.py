@@ -25,9 +25,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if use_console
-        else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -32,7 +32,11 @@ class Scope:
     def items(self) -> list[tuple[str, str]]:
         """The given (field, value) pairs, in a fixed order."""
         values = (self.user_id, self.agent_id, self.run_id)
-        return [(name, value) for name, value in zip(SCOPE_FIELDS, values) if value is not None]
+        return [
+            (name, value)
+            for name, value in zip(SCOPE_FIELDS, values, strict=True)
+            if value is not None
+        ]
 
 
 @dataclass(frozen=True, slots=True)

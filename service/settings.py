@@ -119,9 +119,7 @@ class Settings:
             max_text_chars=reader.integer("MEMORY_MAX_TEXT_CHARS", 8000, minimum=1),
             max_batch_items=reader.integer("MEMORY_MAX_BATCH_ITEMS", 100, minimum=1),
             max_body_bytes=reader.integer("MEMORY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
-            exact_search_max_rows=reader.integer(
-                "MEMORY_EXACT_SEARCH_MAX_ROWS", 20_000, minimum=0
-            ),
+            exact_search_max_rows=reader.integer("MEMORY_EXACT_SEARCH_MAX_ROWS", 20_000, minimum=0),
             hnsw_ef_search=reader.integer("MEMORY_HNSW_EF_SEARCH", 200, minimum=10),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0

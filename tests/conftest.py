@@ -103,7 +103,9 @@ def test_settings(migrated_dsn: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def live_server(test_settings: Settings, migrated_dsn: str, embedder: Embedder) -> Iterator[LiveServer]:
+def live_server(
+    test_settings: Settings, migrated_dsn: str, embedder: Embedder
+) -> Iterator[LiveServer]:
     server = start_server(test_settings, migrated_dsn, embedder)
     yield server
     server.stop()

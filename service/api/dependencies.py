@@ -27,7 +27,7 @@ async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenan
     api_keys: ApiKeyService = state.api_keys
     tenant = await api_keys.authenticate(_api_key_of(request))
     # Read back by the request log middleware, which runs outside the handler's context.
-    request.scope["state"]["tenant"] = tenant.name  # type: ignore[typeddict-unknown-key]
+    request.scope["state"]["tenant"] = tenant.name
     return tenant
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response, get
+from litestar import get
 from litestar.datastructures import State
 
-from service.api.problems import problem_response, problem_responses
-from service.api.schemas import Health, Problem
+from service.api.problems import problem_responses
+from service.api.schemas import Health
+from service.errors import DatabaseUnavailable, NotReady
 
 
-@get("/healthz", operation_id="getLiveness", summary="Liveness: the process is up", tags=["operations"])
+@get(
+    "/healthz",
+    operation_id="getLiveness",
+    summary="Liveness: the process is up",
+    tags=["operations"],
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -23,11 +27,11 @@ async def healthz() -> Health:
     tags=["operations"],
     responses=problem_responses(503),
 )
-async def readyz(request: Request[Any, Any, Any], state: State) -> Response[Health | Problem]:
+async def readyz(state: State) -> Health:
     if state.shutting_down:
-        return problem_response(request, 503, "the service is shutting down")
+        raise NotReady("the service is shutting down")
     if not state.embedder.is_loaded:
-        return problem_response(request, 503, "the embedding model is not loaded yet")
+        raise NotReady("the embedding model is not loaded yet")
     if not await state.database.is_reachable():
-        return problem_response(request, 503, "the database is unreachable")
-    return Response(Health(status="ready", database=True, model=True))
+        raise DatabaseUnavailable("the database is unreachable")
+    return Health(status="ready", database=True, model=True)

@@ -107,7 +107,7 @@ class MemoriesController(Controller):
         ] = None,
     ) -> MemoryList:
         scope = _require_scope(user_id, agent_id, run_id)
-        page = await memories.list(
+        page = await memories.list_page(
             tenant.id, scope, parse_filter(_json_filter(filters)), limit, _decode_cursor(cursor)
         )
         return MemoryList(
@@ -142,9 +142,7 @@ class MemoriesController(Controller):
     ) -> MemoryOut:
         if data.text is not None:
             _check_text(data.text, settings)
-        memory = await memories.update(
-            tenant.id, memory_id, text=data.text, metadata=data.metadata
-        )
+        memory = await memories.update(tenant.id, memory_id, text=data.text, metadata=data.metadata)
         return MemoryOut.of(memory)
 
     @delete(

@@ -24,6 +24,7 @@ _STATUS_OF: dict[type[errors.MemoryServiceError], int] = {
     errors.Conflict: 409,
     errors.DatabaseUnavailable: 503,
     errors.IncompatibleDatabase: 503,
+    errors.NotReady: 503,
 }
 _DESCRIPTIONS = {
     400: "The request is malformed: invalid JSON, unknown fields or wrong types.",
@@ -91,7 +92,9 @@ def handle_http_exception(
     field_errors = None
     detail = error.detail
     if isinstance(error, ValidationException):
-        field_errors = [_field_error(item) for item in (error.extra or []) if isinstance(item, dict)]
+        field_errors = [
+            _field_error(item) for item in (error.extra or []) if isinstance(item, dict)
+        ]
         detail = _validation_detail(error, field_errors)
     return problem_response(
         request, error.status_code, detail, field_errors or None, headers=error.headers
@@ -119,4 +122,3 @@ def _validation_detail(error: ValidationException, field_errors: list[FieldError
         where = f" ({first.source} {first.key})" if first.key else ""
         return f"Invalid request{where}: {first.message}"
     return str(error.detail) or "Invalid request"
-

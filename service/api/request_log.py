@@ -7,7 +7,8 @@ import time
 import uuid
 
 import structlog
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 log = structlog.get_logger("service.request")
 
@@ -25,11 +26,12 @@ class RequestLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
-        request_state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        http_scope: HTTPScope = scope
+        request_state = http_scope.setdefault("state", {})
         request_state["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -50,7 +52,7 @@ class RequestLogMiddleware:
         finally:
             log.info(
                 "request",
-                method=scope["method"],
+                method=http_scope["method"],
                 route=scope.get("path_template") or "(unmatched)",
                 status=status,
                 tenant=request_state.get("tenant"),

@@ -40,8 +40,8 @@ FilterObject = Annotated[
     msgspec.Meta(
         description=(
             "Filter expression: {field: value} for equality, {field: {op: value}} with op in "
-            "eq, ne, gt, gte, lt, lte, in, nin, contains, and {\"AND\"|\"OR\": [...]}, "
-            "{\"NOT\": {...}} groups. Fields: user_id, agent_id, run_id, created_at, "
+            'eq, ne, gt, gte, lt, lte, in, nin, contains, and {"AND"|"OR": [...]}, '
+            '{"NOT": {...}} groups. Fields: user_id, agent_id, run_id, created_at, '
             "updated_at, or a metadata key (also as metadata.<key>)."
         ),
         examples=[{"AND": [{"category": "health"}, {"priority": {"gte": 2}}]}],
@@ -129,9 +129,12 @@ class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
     run_id: ScopeId | None = None
     filters: FilterObject | None = None
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
-    threshold: Annotated[
-        float, msgspec.Meta(ge=-1.0, le=1.0, description="Lowest cosine similarity returned.")
-    ] | None = None
+    threshold: (
+        Annotated[
+            float, msgspec.Meta(ge=-1.0, le=1.0, description="Lowest cosine similarity returned.")
+        ]
+        | None
+    ) = None
 
 
 class MemoryOut(msgspec.Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -19,6 +20,12 @@ log = structlog.get_logger(__name__)
 
 API_KEY_PREFIX = "msk_"
 DEVELOPMENT_TENANT = "default"
+
+
+def _write_secret_file(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
 
 
 def generate_api_key() -> str:
@@ -77,7 +84,7 @@ class ApiKeyService:
         self._cache.clear()
         log.info("api_key.revoked", key_id=str(key_id))
 
-    async def list(self) -> list[ApiKeyRecord]:
+    async def list_keys(self) -> list[ApiKeyRecord]:
         async with self._database.connection() as connection:
             return await store.list_api_keys(connection)
 
@@ -89,14 +96,11 @@ class ApiKeyService:
         """
         async with self._database.connection() as connection:
             active = await store.count_active_api_keys(connection)
-        if active and key_file.is_file():
-            return
         if active:
-            log.info("auth.keys_exist", hint="use a key from `memory-service keys create`")
             return
         created = await self.create(DEVELOPMENT_TENANT, label="development")
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.touch(mode=0o600)
-        key_file.write_text(created.api_key + "\n")
+        await asyncio.to_thread(_write_secret_file, key_file, created.api_key)
         # The key itself never goes to the log: only where to read it.
-        log.warning("auth.development_key_created", tenant=DEVELOPMENT_TENANT, key_file=str(key_file))
+        log.warning(
+            "auth.development_key_created", tenant=DEVELOPMENT_TENANT, key_file=str(key_file)
+        )

@@ -51,9 +51,7 @@ def _parse(raw: Any, *, depth: int, counter: list[int]) -> FilterNode:
     if depth > MAX_DEPTH:
         raise InvalidFilter(f"filters nest deeper than {MAX_DEPTH} levels")
     if not isinstance(raw, dict) or not raw:
-        raise InvalidFilter(
-            "a filter must be a non-empty JSON object, e.g. {\"category\": \"food\"}"
-        )
+        raise InvalidFilter('a filter must be a non-empty JSON object, e.g. {"category": "food"}')
     nodes: list[FilterNode] = []
     for key, value in raw.items():
         if key in _GROUPS:

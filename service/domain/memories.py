@@ -88,7 +88,12 @@ class MemoryService:
                 )
                 if inserted:
                     await store.insert_history(
-                        connection, tenant_id, memory.id, "ADD", old=None, new=memory,
+                        connection,
+                        tenant_id,
+                        memory.id,
+                        "ADD",
+                        old=None,
+                        new=memory,
                         actor=CLIENT_ACTOR,
                     )
                 outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
@@ -101,7 +106,7 @@ class MemoryService:
             raise _not_found(memory_id)
         return memory
 
-    async def list(
+    async def list_page(
         self,
         tenant_id: uuid.UUID,
         scope: Scope,
@@ -111,7 +116,9 @@ class MemoryService:
     ) -> MemoryPage:
         async with self._database.connection() as connection:
             # One extra row tells whether another page exists without a count query.
-            rows = await store.list_memories(connection, tenant_id, scope, filters, limit + 1, cursor)
+            rows = await store.list_memories(
+                connection, tenant_id, scope, filters, limit + 1, cursor
+            )
         page = rows[:limit]
         has_more = len(rows) > limit
         next_cursor = PageCursor(page[-1].created_at, page[-1].id) if has_more else None

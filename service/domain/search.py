@@ -42,7 +42,7 @@ class SearchService:
         limit: int,
         threshold: float | None,
     ) -> tuple[list[SearchHit], SearchPlan]:
-        """The ``limit`` memories closest to ``query``, best first, scoring at least ``threshold``."""
+        """The ``limit`` closest memories, best first, each scoring at least ``threshold``."""
         if scope.is_empty:
             raise InvalidRequest("a search needs a scope: give user_id, agent_id and/or run_id")
         vector = await self._embedder.embed_one(query)
@@ -52,7 +52,9 @@ class SearchService:
             )
             if size <= self._exact_max_rows:
                 plan = SearchPlan("exact")
-                hits = await store.search_exact(connection, tenant_id, scope, filters, vector, limit)
+                hits = await store.search_exact(
+                    connection, tenant_id, scope, filters, vector, limit
+                )
             else:
                 plan = SearchPlan("hnsw")
                 hits = await store.search_with_index(

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import asyncpg
 import structlog
@@ -74,7 +75,8 @@ class Database:
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         try:
             async with self.pool.acquire(timeout=self.timeout_s) as connection:
-                yield connection
+                # The pool's proxy forwards every Connection method; storage is typed for both.
+                yield cast("asyncpg.Connection", connection)
         except CONNECTION_ERRORS as error:
             log.warning("database.unavailable", error=type(error).__name__)
             raise DatabaseUnavailable(UNAVAILABLE_DETAIL) from error

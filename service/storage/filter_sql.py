@@ -35,7 +35,9 @@ def exact_scope_condition(
         [f"tenant_id = {tenant_placeholder}"]
         + [
             f"{column} IS NOT DISTINCT FROM {params.add(value)}::text"
-            for column, value in zip(SCOPE_FIELDS, (scope.user_id, scope.agent_id, scope.run_id))
+            for column, value in zip(
+                SCOPE_FIELDS, (scope.user_id, scope.agent_id, scope.run_id), strict=True
+            )
         ]
     )
 

@@ -85,7 +85,11 @@ async def insert_memory_unless_duplicate(
 
 
 async def find_memory(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID, *, lock: bool = False
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    memory_id: uuid.UUID,
+    *,
+    lock: bool = False,
 ) -> Memory | None:
     suffix = " FOR UPDATE" if lock else ""
     row = await connection.fetchrow(
@@ -298,7 +302,9 @@ async def nearest_in_exact_scope(
     return hits[0] if hits else None
 
 
-async def lock_scopes(connection: asyncpg.Connection, tenant_id: uuid.UUID, scopes: list[Scope]) -> None:
+async def lock_scopes(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, scopes: list[Scope]
+) -> None:
     """Serialise writers per exact scope until the transaction ends; other scopes go on.
 
     Locks are taken in a fixed order so two batches touching the same scopes cannot deadlock.
@@ -339,6 +345,8 @@ async def search_with_index(
     )
 
 
-async def _ranked(connection: asyncpg.Connection, sql: str, values: Sequence[Any]) -> list[SearchHit]:
+async def _ranked(
+    connection: asyncpg.Connection, sql: str, values: Sequence[Any]
+) -> list[SearchHit]:
     rows = await connection.fetch(sql, *values)
     return [SearchHit(_memory(row), 1.0 - float(row["distance"])) for row in rows]

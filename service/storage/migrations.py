@@ -60,7 +60,9 @@ async def ensure_schema_is_current(dsn: str, timeout_s: float = 10.0) -> None:
 async def _check_revision(connection: asyncpg.Connection) -> None:
     """Refuse to serve an unmigrated or older schema instead of failing on the first query."""
     exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
-    current = await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
+    current = (
+        await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
+    )
     head = head_revision()
     if current != head:
         raise IncompatibleDatabase(

@@ -90,7 +90,5 @@ async def list_api_keys(connection: asyncpg.Connection) -> list[ApiKeyRecord]:
 
 
 async def count_active_api_keys(connection: asyncpg.Connection) -> int:
-    count: int = await connection.fetchval(
-        "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"
-    )
+    count: int = await connection.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL")
     return count

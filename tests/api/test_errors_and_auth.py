@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -36,9 +37,17 @@ def assert_problem(response: httpx.Response, status: int, detail_part: str) -> d
         ({"text": "   ", "user_id": "u"}, 422, "blank"),
         ({"text": "x" * 8001, "user_id": "u"}, 422, "the limit is 8000"),
         ({"text": "hi"}, 422, "user_id, agent_id, run_id"),
-        ({"text": "hi", "messages": [{"role": "user", "content": "hi"}], "user_id": "u"}, 422, "exactly one"),
+        (
+            {"text": "hi", "messages": [{"role": "user", "content": "hi"}], "user_id": "u"},
+            422,
+            "exactly one",
+        ),
         ({"messages": [{"role": "robot", "content": "hi"}], "user_id": "u"}, 400, "robot"),
-        ({"messages": [{"role": "system", "content": "be nice"}], "user_id": "u"}, 422, "no message"),
+        (
+            {"messages": [{"role": "system", "content": "be nice"}], "user_id": "u"},
+            422,
+            "no message",
+        ),
         ({"text": "hi", "user_id": "u", "metadata": [1]}, 400, "Expected `object`"),
         ({"text": "hi", "user_id": ""}, 400, "length >= 1"),
     ],
@@ -48,7 +57,9 @@ def test_invalid_add_is_rejected_and_stores_nothing(
 ) -> None:
     before = count_memories(live_server)
     if isinstance(body, bytes):
-        response = client.post("/v1/memories", content=body, headers={"content-type": "application/json"})
+        response = client.post(
+            "/v1/memories", content=body, headers={"content-type": "application/json"}
+        )
     else:
         response = client.post("/v1/memories", json=body)
 
@@ -78,7 +89,8 @@ def test_batch_with_one_bad_item_stores_none_of_them(
 
 def test_oversized_body_is_rejected_before_parsing(client: httpx.Client) -> None:
     response = client.post(
-        "/v1/memories", content=b'{"text": "' + b"x" * 1_100_000 + b'"}',
+        "/v1/memories",
+        content=b'{"text": "' + b"x" * 1_100_000 + b'"}',
         headers={"content-type": "application/json"},
     )
 
@@ -86,24 +98,39 @@ def test_oversized_body_is_rejected_before_parsing(client: httpx.Client) -> None
 
 
 def test_bad_limit_and_cursor_and_id(client: httpx.Client) -> None:
-    assert_problem(client.post("/v1/search", json={"query": "x", "user_id": "u", "limit": 0}), 400, "limit")
-    assert_problem(client.get("/v1/memories", params={"user_id": "u", "cursor": "nope"}), 422, "cursor")
-    assert_problem(client.get("/v1/memories", params={"user_id": "u", "limit": "many"}), 400, "limit")
+    assert_problem(
+        client.post("/v1/search", json={"query": "x", "user_id": "u", "limit": 0}), 400, "limit"
+    )
+    assert_problem(
+        client.get("/v1/memories", params={"user_id": "u", "cursor": "nope"}), 422, "cursor"
+    )
+    assert_problem(
+        client.get("/v1/memories", params={"user_id": "u", "limit": "many"}), 400, "limit"
+    )
     assert client.get("/v1/memories/not-a-uuid").status_code in (400, 404)
     assert_problem(client.get(f"/v1/memories/{uuid.uuid4()}"), 404, "no memory")
-    assert_problem(client.patch(f"/v1/memories/{uuid.uuid4()}", json={"text": "x"}), 404, "no memory")
+    assert_problem(
+        client.patch(f"/v1/memories/{uuid.uuid4()}", json={"text": "x"}), 404, "no memory"
+    )
     assert_problem(client.get(f"/v1/memories/{uuid.uuid4()}/history"), 404, "no memory")
 
 
 def test_update_with_nothing_to_change_is_explained(client: httpx.Client) -> None:
     memory = add_text(client, "Nina sings", user_id="nina")
 
-    assert_problem(client.patch(f"/v1/memories/{memory['id']}", json={}), 422, "'text' and/or 'metadata'")
+    assert_problem(
+        client.patch(f"/v1/memories/{memory['id']}", json={}), 422, "'text' and/or 'metadata'"
+    )
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer msk_wrong"}, {"X-API-Key": "nope"}, {"Authorization": "Basic abc"}],
+    [
+        {},
+        {"Authorization": "Bearer msk_wrong"},
+        {"X-API-Key": "nope"},
+        {"Authorization": "Basic abc"},
+    ],
 )
 def test_requests_without_a_valid_key_are_refused(
     live_server: LiveServer, headers: dict[str, str]
@@ -120,21 +147,30 @@ def test_requests_without_a_valid_key_are_refused(
 def test_revoked_key_stops_working(live_server: LiveServer) -> None:
     key = create_api_key(live_server.dsn, f"revoked-{uuid.uuid4().hex[:8]}")
     headers = {"X-API-Key": key}
-    assert httpx.get(f"{live_server.base_url}/v1/memories", params={"user_id": "u"}, headers=headers).status_code == 200
+    assert (
+        httpx.get(
+            f"{live_server.base_url}/v1/memories", params={"user_id": "u"}, headers=headers
+        ).status_code
+        == 200
+    )
 
-    run_sql(live_server.dsn, "UPDATE api_keys SET revoked_at = now() WHERE key_prefix = $1", key[:12])
-    live_server_cache_ttl_s = 5.0
-    import time
-
-    time.sleep(live_server_cache_ttl_s + 0.2)
-    response = httpx.get(f"{live_server.base_url}/v1/memories", params={"user_id": "u"}, headers=headers)
+    run_sql(
+        live_server.dsn, "UPDATE api_keys SET revoked_at = now() WHERE key_prefix = $1", key[:12]
+    )
+    api_key_cache_ttl_s = 5.0
+    time.sleep(api_key_cache_ttl_s + 0.2)
+    response = httpx.get(
+        f"{live_server.base_url}/v1/memories", params={"user_id": "u"}, headers=headers
+    )
     assert_problem(response, 401, "revoked")
 
 
 def test_keys_are_stored_hashed(live_server: LiveServer) -> None:
     key = create_api_key(live_server.dsn, f"hashed-{uuid.uuid4().hex[:8]}")
 
-    rows = run_sql(live_server.dsn, "SELECT key_hash, key_prefix FROM api_keys WHERE key_prefix = $1", key[:12])
+    rows = run_sql(
+        live_server.dsn, "SELECT key_hash, key_prefix FROM api_keys WHERE key_prefix = $1", key[:12]
+    )
 
     assert len(rows) == 1
     assert key.encode() not in bytes(rows[0]["key_hash"])
@@ -149,20 +185,36 @@ def test_other_tenant_sees_nothing_and_changes_nothing(
 
     # Same scope ids, other tenant: every route behaves as if the memory did not exist.
     assert other_client.get(f"/v1/memories/{memory_id}").status_code == 404
-    assert other_client.patch(f"/v1/memories/{memory_id}", json={"text": "hacked"}).status_code == 404
+    assert (
+        other_client.patch(f"/v1/memories/{memory_id}", json={"text": "hacked"}).status_code == 404
+    )
     assert other_client.delete(f"/v1/memories/{memory_id}").status_code == 404
     assert other_client.get(f"/v1/memories/{memory_id}/history").status_code == 404
-    assert other_client.get("/v1/memories", params={"user_id": "shared-user-id"}).json()["memories"] == []
-    assert other_client.post("/v1/search", json={"query": "PIN", "user_id": "shared-user-id"}).json()["results"] == []
-    assert other_client.delete("/v1/memories", params={"user_id": "shared-user-id"}).json() == {"deleted": 0}
+    assert (
+        other_client.get("/v1/memories", params={"user_id": "shared-user-id"}).json()["memories"]
+        == []
+    )
+    assert (
+        other_client.post("/v1/search", json={"query": "PIN", "user_id": "shared-user-id"}).json()[
+            "results"
+        ]
+        == []
+    )
+    assert other_client.delete("/v1/memories", params={"user_id": "shared-user-id"}).json() == {
+        "deleted": 0
+    }
     # Not-found answers are identical for "exists elsewhere" and "never existed".
     missing = other_client.get(f"/v1/memories/{uuid.uuid4()}").json()
     hidden = other_client.get(f"/v1/memories/{memory_id}").json()
-    assert missing["detail"].replace(missing["instance"].rsplit("/", 1)[1], "") == hidden["detail"].replace(memory_id, "")
+    assert missing["detail"].replace(missing["instance"].rsplit("/", 1)[1], "") == hidden[
+        "detail"
+    ].replace(memory_id, "")
 
     current = client.get(f"/v1/memories/{memory_id}").json()
     assert current["text"] == memory["text"]
-    assert [e["event"] for e in client.get(f"/v1/memories/{memory_id}/history").json()["events"]] == ["ADD"]
+    assert [
+        e["event"] for e in client.get(f"/v1/memories/{memory_id}/history").json()["events"]
+    ] == ["ADD"]
 
 
 def test_health_endpoints_need_no_key(live_server: LiveServer) -> None:
@@ -173,6 +225,8 @@ def test_health_endpoints_need_no_key(live_server: LiveServer) -> None:
 
 
 def test_request_id_is_echoed(client: httpx.Client) -> None:
-    response = client.get("/v1/memories", params={"user_id": "u"}, headers={"X-Request-ID": "abc-123"})
+    response = client.get(
+        "/v1/memories", params={"user_id": "u"}, headers={"X-Request-ID": "abc-123"}
+    )
 
     assert response.headers["x-request-id"] == "abc-123"

@@ -54,8 +54,7 @@ def test_exact_duplicate_in_same_scope_is_not_stored_twice(
     assert other_scope["id"] != first["id"]
     rows = run_sql(
         live_server.dsn,
-        "SELECT count(*) AS n FROM memories WHERE user_id = 'bob' AND run_id IS NULL "
-        "AND id = $1",
+        "SELECT count(*) AS n FROM memories WHERE user_id = 'bob' AND run_id IS NULL AND id = $1",
         uuid.UUID(first["id"]),
     )
     assert rows[0]["n"] == 1
@@ -131,7 +130,9 @@ def test_batch_add_stores_each_item_in_its_scope(client: httpx.Client) -> None:
 
 
 def test_list_pages_through_every_memory_once_newest_first(client: httpx.Client) -> None:
-    ids = [add_text(client, f"fact number {n} about frank", user_id="frank")["id"] for n in range(7)]
+    ids = [
+        add_text(client, f"fact number {n} about frank", user_id="frank")["id"] for n in range(7)
+    ]
 
     seen: list[str] = []
     cursor = None

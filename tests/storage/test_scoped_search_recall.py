@@ -64,7 +64,9 @@ async def measure_recall(dsn: str, tenant_id: uuid.UUID, user: str, ef_search: i
     await register_vector(connection)
     await connection.set_type_codec("jsonb", encoder=str, decoder=lambda s: s, schema="pg_catalog")
     centre_row = await connection.fetchval(
-        "SELECT embedding FROM memories WHERE tenant_id = $1 AND user_id = $2 LIMIT 1", tenant_id, user
+        "SELECT embedding FROM memories WHERE tenant_id = $1 AND user_id = $2 LIMIT 1",
+        tenant_id,
+        user,
     )
     found = 0
     scope = Scope(user_id=user)
