@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -65,6 +66,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         port=args.port,
         database="embedded" if settings.uses_embedded_postgres else "external",
     )
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal once its own
+    # handler is gone; exiting normally then runs the clean-up that stops the embedded Postgres.
+    signal.signal(signal.SIGTERM, _exit_normally)
     uvicorn.run(
         create_asgi_app(settings, dsn, embedder),
         host=args.host,
@@ -74,6 +78,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def migrate(settings: Settings, args: argparse.Namespace) -> None:

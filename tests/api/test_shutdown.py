@@ -1,0 +1,71 @@
+"""SIGTERM lets in-flight requests finish and loses none of what they acknowledged."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from service.adapters.embedded_postgres import start_embedded_postgres
+from tests.conftest import run_sql
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_sigterm_under_load_fails_no_in_flight_request(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "MEMORY_DATA_DIR": str(tmp_path), "MEMORY_LOG_FORMAT": "json"}
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        try:
+            if httpx.get(f"{base_url}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+    key = (tmp_path / "dev-api-key").read_text().strip()
+
+    def add_batch(batch: int) -> int:
+        items = [{"text": f"batch {batch} fact {n}", "user_id": "load"} for n in range(100)]
+        response = httpx.post(
+            f"{base_url}/v1/memories/batch",
+            json={"items": items},
+            headers={"X-API-Key": key},
+            timeout=60,
+        )
+        return response.status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        futures = [pool.submit(add_batch, batch) for batch in range(6)]
+        time.sleep(0.3)  # the requests are on the wire and being processed
+        server.send_signal(signal.SIGTERM)
+        statuses = [future.result() for future in futures]
+    exit_code = server.wait(timeout=60)
+
+    assert statuses == [201] * 6
+    assert exit_code == 0
+    dsn = start_embedded_postgres(tmp_path / "pgdata")
+    [row] = run_sql(dsn, "SELECT count(*) AS n FROM memories WHERE user_id = 'load'")
+    assert row["n"] == 600
