@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 import uuid
 
 import httpx
@@ -244,3 +246,41 @@ def test_delete_without_scope_is_refused_and_deletes_nothing(
     assert response.status_code == 422
     assert "scope" in response.json()["detail"]
     assert client.get(f"/v1/memories/{memory['id']}").status_code == 200
+
+
+def test_racing_adds_of_the_same_text_store_it_once(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
+    body = {"text": "Quinn's flight leaves at 7am", "user_id": "quinn", "infer": False}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: client.post("/v1/memories", json=body), range(8)))
+
+    events = sorted(r.json()["results"][0]["event"] for r in responses)
+    assert events == ["ADD"] + ["NONE"] * 7
+    assert len({r.json()["results"][0]["memory"]["id"] for r in responses}) == 1
+    listed = client.get("/v1/memories", params={"user_id": "quinn"}).json()["memories"]
+    assert len(listed) == 1
+
+
+def test_racing_near_duplicates_with_inference_store_one(client: httpx.Client) -> None:
+    texts = ["Rosa is a vegetarian", "Rosa is vegetarian", "rosa is a vegetarian."] * 3
+    # A large batch keeps the model busy, so the racing adds queue up, share one forward
+    # pass and then reach the database together; warm connections let them truly overlap.
+    filler = {"items": [{"text": f"filler {n} " * 40, "user_id": "filler"} for n in range(100)]}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda _: client.get("/v1/memories", params={"user_id": "x"}), range(10)))
+        busy = pool.submit(client.post, "/v1/memories/batch", json=filler)
+        time.sleep(0.05)
+        responses = list(
+            pool.map(
+                lambda text: client.post("/v1/memories", json={"text": text, "user_id": "rosa"}),
+                texts,
+            )
+        )
+        assert busy.result().status_code == 201
+
+    assert [r.status_code for r in responses] == [201] * 9
+    events = [r.json()["results"][0]["event"] for r in responses]
+    assert events.count("ADD") == 1, events
+    assert len(client.get("/v1/memories", params={"user_id": "rosa"}).json()["memories"]) == 1
