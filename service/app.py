@@ -83,7 +83,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
     )
 
     async def start(app: Litestar) -> None:
-        await ensure_schema_is_current(dsn, settings.db_timeout_s)
+        await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
         await database.open()
         async with database.connection() as connection:
             await ensure_embedding_model(connection, embedder.model_name, embedder.dimensions)

@@ -59,7 +59,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     if settings.uses_embedded_postgres:
         # Locally there is one process: migrate in place. In production `migrate` runs once
         # (a Kubernetes Job) so that replicas never race each other.
-        apply_migrations(dsn, embedder.dimensions)
+        apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
     log.info(
         "server.starting",
         host=args.host,
@@ -87,7 +87,7 @@ def _exit_normally(signum: int, frame: object) -> None:
 def migrate(settings: Settings, args: argparse.Namespace) -> None:
     dsn = _database_url(settings)
     embedder = _loaded_embedder(settings)
-    apply_migrations(dsn, embedder.dimensions)
+    apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
     log.info("migrations.applied")
 
 
@@ -144,7 +144,7 @@ def _with_database(settings: Settings, action: Callable[[Database], Any]) -> Non
     dsn = _database_url(settings)
 
     async def run() -> None:
-        await ensure_schema_is_current(dsn, settings.db_timeout_s)
+        await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
         database = Database(dsn, min_size=1, max_size=2, timeout_s=settings.db_timeout_s)
         await database.open()
         try:
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         "Apply database migrations (run once per release, e.g. as a Kubernetes Job).",
         migrate,
-        [*_DB_VARS, "MEMORY_EMBEDDING_MODEL"],
+        [*_DB_VARS, "MEMORY_EMBEDDING_MODEL", "MEMORY_MIGRATIONS_DIR"],
     )
     keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DB_VARS)
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

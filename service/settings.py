@@ -19,6 +19,8 @@ from service.errors import ConfigurationError
 LogFormat = Literal["auto", "json", "console"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# The alembic scripts ship beside the package (the image copies them to the same place).
+DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 # name -> (default shown to people, what it does)
 SETTINGS_DOC: dict[str, tuple[str, str]] = {
@@ -33,6 +35,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "MEMORY_EMBEDDING_MODEL": (
         DEFAULT_EMBEDDING_MODEL,
         "sentence-transformers model name or local path; the default loads offline.",
+    ),
+    "MEMORY_MIGRATIONS_DIR": (
+        "migrations/ of this release",
+        "Where the alembic migration scripts are.",
     ),
     "MEMORY_EMBEDDING_BATCH_SIZE": ("64", "Most texts embedded in one forward pass."),
     "MEMORY_DB_POOL_MIN": ("1", "Connections the pool keeps open."),
@@ -71,6 +77,7 @@ class Settings:
     database_url: str | None = None
     data_dir: Path = field(default_factory=_default_data_dir)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     embedding_batch_size: int = 64
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -112,6 +119,9 @@ class Settings:
             database_url=source.get("DATABASE_URL") or None,
             data_dir=Path(reader.text("MEMORY_DATA_DIR", str(_default_data_dir()))).expanduser(),
             embedding_model=reader.text("MEMORY_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL),
+            migrations_dir=Path(
+                reader.text("MEMORY_MIGRATIONS_DIR", str(DEFAULT_MIGRATIONS_DIR))
+            ).expanduser(),
             embedding_batch_size=reader.integer("MEMORY_EMBEDDING_BATCH_SIZE", 64, minimum=1),
             db_pool_min=reader.integer("MEMORY_DB_POOL_MIN", 1, minimum=0),
             db_pool_max=reader.integer("MEMORY_DB_POOL_MAX", 10, minimum=1),

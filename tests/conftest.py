@@ -56,7 +56,7 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def migrated_dsn(pg_dsn: str, embedder: Embedder) -> str:
-    apply_migrations(pg_dsn, embedder.dimensions)
+    apply_migrations(pg_dsn, embedder.dimensions, Settings().migrations_dir)
     return pg_dsn
 
 

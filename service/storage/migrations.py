@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import asyncpg
@@ -12,13 +11,8 @@ from alembic.script import ScriptDirectory
 
 from service.errors import ConfigurationError, IncompatibleDatabase
 
-_REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
-
-def migrations_dir() -> Path:
-    """The alembic scripts: ``migrations/`` beside the package unless told otherwise."""
-    configured = os.environ.get("MEMORY_MIGRATIONS_DIR")
-    path = Path(configured) if configured else _REPOSITORY_ROOT / "migrations"
+def _checked(path: Path) -> Path:
     if not (path / "env.py").is_file():
         raise ConfigurationError(
             f"no alembic migrations found in {path}; set MEMORY_MIGRATIONS_DIR to the "
@@ -27,43 +21,42 @@ def migrations_dir() -> Path:
     return path
 
 
-def _alembic_config(dsn: str, embedding_dimensions: int) -> Config:
+def _alembic_config(dsn: str, embedding_dimensions: int, migrations_dir: Path) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("script_location", str(_checked(migrations_dir)))
     config.attributes["dsn"] = dsn
     config.attributes["embedding_dimensions"] = embedding_dimensions
     return config
 
 
-def apply_migrations(dsn: str, embedding_dimensions: int) -> None:
+def apply_migrations(dsn: str, embedding_dimensions: int, migrations_dir: Path) -> None:
     """Bring the schema to the newest revision (blocking; safe to run from many replicas)."""
-    command.upgrade(_alembic_config(dsn, embedding_dimensions), "head")
+    command.upgrade(_alembic_config(dsn, embedding_dimensions, migrations_dir), "head")
 
 
-def head_revision() -> str:
-    script = ScriptDirectory(str(migrations_dir()))
+def head_revision(migrations_dir: Path) -> str:
+    script = ScriptDirectory(str(_checked(migrations_dir)))
     head = script.get_current_head()
     if head is None:
         raise ConfigurationError("the migrations directory has no revisions")
     return head
 
 
-async def ensure_schema_is_current(dsn: str, timeout_s: float = 10.0) -> None:
+async def ensure_schema_is_current(dsn: str, migrations_dir: Path, timeout_s: float) -> None:
     """Check on a plain connection: the pool's codecs need the schema's types to exist."""
     connection = await asyncpg.connect(dsn, timeout=timeout_s)
     try:
-        await _check_revision(connection)
+        await _check_revision(connection, head_revision(migrations_dir))
     finally:
         await connection.close()
 
 
-async def _check_revision(connection: asyncpg.Connection) -> None:
+async def _check_revision(connection: asyncpg.Connection, head: str) -> None:
     """Refuse to serve an unmigrated or older schema instead of failing on the first query."""
     exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
     current = (
         await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
     )
-    head = head_revision()
     if current != head:
         raise IncompatibleDatabase(
             f"the database schema is at revision {current or 'none'} but this release needs "

@@ -29,7 +29,7 @@ def own_postgres(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[Path, str
     """A separate embedded Postgres this test may stop and start."""
     pgdata = tmp_path / "pgdata"
     dsn = start_embedded_postgres(pgdata)
-    apply_migrations(dsn, embedder.dimensions)
+    apply_migrations(dsn, embedder.dimensions, Settings().migrations_dir)
     yield pgdata, dsn
 
 
