@@ -5,6 +5,8 @@ Nothing imports this module except the command line and the tests.
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -15,13 +17,17 @@ from litestar.types import ASGIApp
 
 from service import __version__, errors
 from service.adapters.embedder import Embedder
+from service.adapters.llm import ChatJsonClient
 from service.api.dependencies import provide_tenant
 from service.api.health import healthz, readyz
+from service.api.jobs import JobsController
 from service.api.memories import MemoriesController
 from service.api.problems import handle_domain_error, handle_http_exception, handle_unexpected_error
 from service.api.request_log import RequestLogMiddleware
 from service.api.search import SearchController
 from service.domain.api_keys import ApiKeyService
+from service.domain.ingest import IngestPipeline
+from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
 from service.domain.search import SearchService
 from service.settings import Settings
@@ -56,6 +62,33 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def build_ingest_jobs(
+    settings: Settings, database: Database, embedder: Embedder
+) -> tuple[IngestJobs | None, ChatJsonClient | None]:
+    """The LLM pipeline and its job queue, when an LLM is configured."""
+    if settings.llm_base_url is None:
+        return None, None
+    llm = ChatJsonClient(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        response_format=settings.llm_response_format,
+    )
+    pipeline = IngestPipeline(
+        database,
+        embedder,
+        llm,
+        near_duplicate_similarity=settings.near_duplicate_similarity,
+        max_fact_chars=settings.max_text_chars,
+    )
+    jobs = IngestJobs(
+        database, pipeline, max_attempts=settings.job_max_attempts, lease_s=settings.job_lease_s
+    )
+    return jobs, llm
+
+
 def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
     """The Litestar app. ``embedder`` must already be loaded when serving (not for the schema)."""
     database = Database(
@@ -65,6 +98,8 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         timeout_s=settings.db_timeout_s,
     )
     api_keys = ApiKeyService(database)
+    ingest_jobs, llm = build_ingest_jobs(settings, database, embedder)
+    workers: list[asyncio.Task[None]] = []
     state = State(
         {
             "settings": settings,
@@ -78,6 +113,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
                 exact_max_rows=settings.exact_search_max_rows,
                 ef_search=settings.hnsw_ef_search,
             ),
+            "ingest_jobs": ingest_jobs,
             "shutting_down": False,
         }
     )
@@ -90,14 +126,25 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         await embedder.start()
         if settings.uses_embedded_postgres:
             await api_keys.ensure_development_key(settings.dev_api_key_file)
+        if ingest_jobs is not None:
+            workers.extend(
+                asyncio.create_task(ingest_jobs.work(), name=f"ingest-worker-{n}")
+                for n in range(settings.job_workers)
+            )
 
     async def stop(app: Litestar) -> None:
         app.state.shutting_down = True
+        # A job cut off here keeps its lease and is taken up again when the lease expires.
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if llm is not None:
+            await llm.close()
         await embedder.stop()
         await database.close()
 
     return Litestar(
-        route_handlers=[MemoriesController, SearchController, healthz, readyz],
+        route_handlers=[MemoriesController, SearchController, JobsController, healthz, readyz],
         dependencies={"tenant": Provide(provide_tenant)},
         exception_handlers={
             errors.MemoryServiceError: handle_domain_error,

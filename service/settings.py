@@ -17,6 +17,7 @@ import platformdirs
 from service.errors import ConfigurationError
 
 LogFormat = Literal["auto", "json", "console"]
+ResponseFormat = Literal["json_schema", "json_object"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 # The alembic scripts ship beside the package (the image copies them to the same place).
@@ -59,6 +60,31 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "0.95",
         "With infer=true, a text at least this similar to a memory in its scope is not stored.",
     ),
+    "MEMORY_LLM_BASE_URL": (
+        "(unset)",
+        "OpenAI-compatible chat-completions base URL (e.g. http://127.0.0.1:11434/v1). "
+        "Unset: no LLM.",
+    ),
+    "MEMORY_LLM_MODEL": ("gpt-4o-mini", "Model name sent to the LLM endpoint."),
+    "MEMORY_LLM_API_KEY": ("(unset)", "API key for the LLM endpoint; never logged."),
+    "MEMORY_LLM_TIMEOUT_S": ("30", "Seconds one LLM request may take."),
+    "MEMORY_LLM_MAX_RETRIES": (
+        "2",
+        "Retries of an LLM request after a timeout, 429 (after Retry-After), 5xx or invalid JSON.",
+    ),
+    "MEMORY_LLM_RESPONSE_FORMAT": (
+        "json_schema",
+        "json_schema (structured outputs) or json_object, whichever the endpoint supports.",
+    ),
+    "MEMORY_JOB_WORKERS": (
+        "1",
+        "Asynchronous-ingestion workers run inside `serve` (0: only `memory-service worker`).",
+    ),
+    "MEMORY_JOB_MAX_ATTEMPTS": ("5", "Attempts before an ingestion job is marked failed."),
+    "MEMORY_JOB_LEASE_S": (
+        "120",
+        "Seconds a worker owns a running job; a job whose worker died is retried after this.",
+    ),
     "MEMORY_LOG_FORMAT": ("auto", "auto (pretty on a terminal, JSON otherwise), json or console."),
     "MEMORY_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "MEMORY_SHUTDOWN_GRACE_S": (
@@ -88,6 +114,15 @@ class Settings:
     exact_search_max_rows: int = 20_000
     hnsw_ef_search: int = 200
     near_duplicate_similarity: float = 0.95
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout_s: float = 30.0
+    llm_max_retries: int = 2
+    llm_response_format: ResponseFormat = "json_schema"
+    job_workers: int = 1
+    job_max_attempts: int = 5
+    job_lease_s: float = 120.0
     log_format: LogFormat = "auto"
     log_level: str = "info"
     shutdown_grace_s: float = 20.0
@@ -95,6 +130,10 @@ class Settings:
     @property
     def uses_embedded_postgres(self) -> bool:
         return self.database_url is None
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_base_url is not None
 
     @property
     def pgdata_dir(self) -> Path:
@@ -115,6 +154,11 @@ class Settings:
         log_level = reader.text("MEMORY_LOG_LEVEL", "info").lower()
         if log_level not in ("debug", "info", "warning", "error"):
             raise ConfigurationError("MEMORY_LOG_LEVEL must be debug, info, warning or error")
+        response_format = reader.text("MEMORY_LLM_RESPONSE_FORMAT", "json_schema")
+        if response_format not in ("json_schema", "json_object"):
+            raise ConfigurationError(
+                "MEMORY_LLM_RESPONSE_FORMAT must be json_schema or json_object"
+            )
         settings = cls(
             database_url=source.get("DATABASE_URL") or None,
             data_dir=Path(reader.text("MEMORY_DATA_DIR", str(_default_data_dir()))).expanduser(),
@@ -134,6 +178,15 @@ class Settings:
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
             ),
+            llm_base_url=source.get("MEMORY_LLM_BASE_URL") or None,
+            llm_model=reader.text("MEMORY_LLM_MODEL", "gpt-4o-mini"),
+            llm_api_key=source.get("MEMORY_LLM_API_KEY") or None,
+            llm_timeout_s=reader.number("MEMORY_LLM_TIMEOUT_S", 30.0, minimum=0.1),
+            llm_max_retries=reader.integer("MEMORY_LLM_MAX_RETRIES", 2, minimum=0),
+            llm_response_format=response_format,  # type: ignore[arg-type]  # checked above
+            job_workers=reader.integer("MEMORY_JOB_WORKERS", 1, minimum=0),
+            job_max_attempts=reader.integer("MEMORY_JOB_MAX_ATTEMPTS", 5, minimum=1),
+            job_lease_s=reader.number("MEMORY_JOB_LEASE_S", 120.0, minimum=1.0),
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
             log_level=log_level,
             shutdown_grace_s=reader.number("MEMORY_SHUTDOWN_GRACE_S", 20.0, minimum=0.0),

@@ -8,6 +8,7 @@ from litestar import Request
 from litestar.datastructures import State
 
 from service.domain.api_keys import ApiKeyService
+from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
 from service.domain.search import SearchService
 from service.settings import Settings
@@ -44,3 +45,9 @@ def provide_search_service(state: State) -> SearchService:
 def provide_settings(state: State) -> Settings:
     settings: Settings = state.settings
     return settings
+
+
+def provide_ingest_jobs(state: State) -> IngestJobs | None:
+    """The LLM ingestion service, or None when no LLM is configured."""
+    jobs: IngestJobs | None = state.ingest_jobs
+    return jobs

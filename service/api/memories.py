@@ -8,11 +8,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
+import msgspec
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from service.api.dependencies import provide_memory_service, provide_settings
+from service.api.dependencies import (
+    provide_ingest_jobs,
+    provide_memory_service,
+    provide_settings,
+)
+from service.api.jobs import job_out
 from service.api.problems import problem_responses
 from service.api.schemas import (
     AddMemoryRequest,
@@ -21,13 +28,17 @@ from service.api.schemas import (
     BatchAddRequest,
     DeleteScopeResponse,
     HistoryEventOut,
+    IngestJob,
     MemoryHistory,
     MemoryList,
     MemoryOut,
     UpdateMemoryRequest,
 )
 from service.domain.filters import parse_filter
+from service.domain.ingest import IngestRequest, result_to_json
+from service.domain.jobs import Deferred, IngestJobs
 from service.domain.memories import MemoryService, TextToAdd
+from service.domain.prompting import Turn
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope
 from service.settings import Settings
@@ -44,24 +55,54 @@ class MemoriesController(Controller):
     dependencies = {  # noqa: RUF012
         "memories": Provide(provide_memory_service, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
+        "jobs": Provide(provide_ingest_jobs, sync_to_thread=False),
     }
 
     @post(
         "/",
         operation_id="addMemory",
         summary="Add a memory",
-        responses=problem_responses(400, 401, 413, 422, 503),
+        responses={
+            201: ResponseSpec(AddMemoryResponse, description="Done: what happened to each fact."),
+            202: ResponseSpec(
+                IngestJob,
+                description="Accepted: stored as a job (async, or the LLM failed and it will "
+                "be retried). Follow it at GET /v1/jobs/{id}.",
+            ),
+            **problem_responses(400, 401, 413, 422, 503),
+        },
     )
     async def add(
-        self, data: AddMemoryRequest, tenant: Tenant, memories: MemoryService, settings: Settings
-    ) -> AddMemoryResponse:
+        self,
+        data: AddMemoryRequest,
+        tenant: Tenant,
+        memories: MemoryService,
+        jobs: IngestJobs | None,
+        settings: Settings,
+    ) -> Response[AddMemoryResponse | IngestJob]:
         scope = _require_scope(data.user_id, data.agent_id, data.run_id)
-        texts = _texts_to_store(data, settings)
-        for text in texts:
-            _check_text(text, settings)
+        turns = _turns(data, settings)
+        if data.infer and jobs is not None:
+            request = IngestRequest(scope, turns, data.metadata)
+            if data.async_:
+                return Response(job_out(await jobs.submit(tenant.id, request)), status_code=202)
+            outcome = await jobs.run_now(tenant.id, request)
+            if isinstance(outcome, Deferred):
+                return Response(job_out(outcome.job), status_code=202)
+            return Response(
+                msgspec.convert(result_to_json(outcome), AddMemoryResponse), status_code=201
+            )
+        if data.async_:
+            raise InvalidRequest(
+                "'async' needs infer=true and an LLM (MEMORY_LLM_BASE_URL); "
+                "without one, adds complete in the request"
+            )
+        # No LLM: keep what the user said (infer) or every non-system turn (infer=false).
+        roles = ("user",) if data.infer else ("user", "assistant")
+        texts = [turn.content for turn in turns if turn.role in roles]
         items = [TextToAdd(text, scope, data.metadata) for text in texts]
         outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
-        return _add_response(outcomes)
+        return Response(_add_response(outcomes), status_code=201)
 
     @post(
         "/batch",
@@ -203,26 +244,33 @@ def _check_text(text: str, settings: Settings) -> None:
         )
 
 
-def _texts_to_store(data: AddMemoryRequest, settings: Settings) -> list[str]:
+def _turns(data: AddMemoryRequest, settings: Settings) -> list[Turn]:
+    """The conversation to learn from; a plain ``text`` counts as one user message."""
     if (data.text is None) == (data.messages is None):
         raise InvalidRequest("give exactly one of 'text' and 'messages'")
     if data.text is not None:
-        return [data.text]
+        _check_text(data.text, settings)
+        return [Turn("user", data.text)]
     messages = data.messages or []
     if not messages or len(messages) > settings.max_batch_items:
         raise InvalidRequest(f"'messages' holds 1 to {settings.max_batch_items} messages")
-    # Without an LLM to extract facts, infer keeps what the user said; infer=false keeps
-    # every turn except system prompts, which describe the assistant, not the user.
+    for message in messages:
+        _check_text(message.content, settings)
+    # System prompts describe the assistant, not the user: never remembered. With infer
+    # (LLM or not) only the user's words are facts; infer=false keeps assistant turns too.
     roles = ("user",) if data.infer else ("user", "assistant")
-    texts = [message.content for message in messages if message.role in roles]
-    if not texts:
+    if not any(message.role in roles for message in messages):
         raise InvalidRequest(f"no message with role {' or '.join(roles)} to remember")
-    return texts
+    return [
+        Turn(message.role, message.content, message.name, message.timestamp)
+        for message in messages
+        if message.role != "system"
+    ]
 
 
 def _add_response(outcomes: list[AddOutcome]) -> AddMemoryResponse:
     return AddMemoryResponse(
-        results=[AddResult(event=o.event, memory=MemoryOut.of(o.memory)) for o in outcomes],  # type: ignore[arg-type]  # add yields only ADD/NONE
+        results=[AddResult(event=o.event, memory=MemoryOut.of(o.memory)) for o in outcomes],
         llm_used=False,
     )
 

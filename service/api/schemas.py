@@ -94,6 +94,13 @@ class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
     run_id: ScopeId | None = None
     metadata: MetadataObject = msgspec.field(default_factory=dict)
     infer: bool = True
+    async_: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Answer 202 with a job at once and extract in the background "
+            "(needs infer and a configured LLM). GET /v1/jobs/{id} gives the outcome."
+        ),
+    ] = msgspec.field(default=False, name="async")
 
 
 class BatchItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -164,17 +171,55 @@ class MemoryOut(msgspec.Struct):
 
 
 class AddResult(msgspec.Struct):
-    """What an add did with one text: ADD stored it; NONE found it already remembered."""
+    """What happened to one fact or text.
 
-    event: Literal["ADD", "NONE"]
+    ADD stored it; UPDATE replaced ``previous_text`` of ``memory``; DELETE removed ``memory``
+    (it contradicted the fact); NONE found it already remembered as ``memory``.
+    """
+
+    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
     memory: MemoryOut
+    fact: str | None = None
+    previous_text: str | None = None
+
+
+class RejectedDecision(msgspec.Struct):
+    """An LLM decision that broke the reconciliation rules and was not applied."""
+
+    fact: str
+    event: str
+    reason: str
+
+
+class LlmUsageOut(msgspec.Struct):
+    """What the LLM cost for this add (every attempt counts as a call)."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    llm_latency_ms: float
 
 
 class AddMemoryResponse(msgspec.Struct):
-    """The outcome of an add, one result per text or message considered."""
+    """The outcome of an add, one result per fact or text considered."""
 
     results: list[AddResult]
     llm_used: bool
+    rejected: list[RejectedDecision] = msgspec.field(default_factory=list)
+    usage: LlmUsageOut | None = None
+    prompt_version: str | None = None
+
+
+class IngestJob(msgspec.Struct):
+    """An add processed in the background. ``result`` is set once ``status`` is done."""
+
+    id: uuid.UUID
+    status: Literal["queued", "running", "done", "failed"]
+    attempts: int
+    last_error: str | None
+    result: AddMemoryResponse | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class MemoryList(msgspec.Struct):

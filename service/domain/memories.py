@@ -77,8 +77,8 @@ class MemoryService:
                     nearest = await store.nearest_in_exact_scope(
                         connection, tenant_id, item.scope, vector
                     )
-                    if nearest and nearest.score >= self._near_duplicate_similarity:
-                        outcomes.append(AddOutcome(nearest.memory, "NONE"))
+                    if nearest and nearest[0].score >= self._near_duplicate_similarity:
+                        outcomes.append(AddOutcome(nearest[0].memory, "NONE"))
                         continue
                 new = NewMemory(
                     item.text.strip(), content_hash(item.text), vector, item.scope, item.metadata

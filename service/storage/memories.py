@@ -199,13 +199,15 @@ async def insert_history(
     old: Memory | None,
     new: Memory | None,
     actor: str,
+    llm_model: str | None = None,
+    prompt_version: str | None = None,
 ) -> None:
     await connection.execute(
         """
         INSERT INTO memory_history
             (tenant_id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
-             actor)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             actor, llm_model, prompt_version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         """,
         tenant_id,
         memory_id,
@@ -215,6 +217,8 @@ async def insert_history(
         old.metadata if old else None,
         new.metadata if new else None,
         actor,
+        llm_model,
+        prompt_version,
     )
 
 
@@ -285,21 +289,24 @@ async def search_exact(
 
 
 async def nearest_in_exact_scope(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, query: Vector
-) -> SearchHit | None:
-    """The closest memory written under exactly this scope, for near-duplicate checks."""
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    query: Vector,
+    limit: int = 1,
+) -> list[SearchHit]:
+    """The closest memories written under exactly this scope (duplicates, candidates)."""
     params = SqlParameters(tenant_id)
     where = exact_scope_condition(scope, params)
-    hits = await _ranked(
+    return await _ranked(
         connection,
         f"""
         WITH scoped AS MATERIALIZED (SELECT {_COLUMNS}, embedding FROM memories WHERE {where})
         SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
-        ORDER BY distance LIMIT 1
+        ORDER BY distance LIMIT {params.add(limit)}
         """,
         params.values,
     )
-    return hits[0] if hits else None
 
 
 async def lock_scopes(

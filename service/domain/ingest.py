@@ -1,0 +1,388 @@
+"""The add pipeline with an LLM: one call extracts facts and reconciles them with memory.
+
+1. Embed the user's messages and fetch the nearest memories of the same exact scope.
+2. Certain without the LLM: when every user message is already remembered (same text or
+   near-identical meaning), nothing changes and no LLM call is made.
+3. Otherwise ONE call: the conversation plus the candidate memories under integer aliases;
+   the answer lists facts with ADD / UPDATE / DELETE / NONE. Extraction and reconciliation
+   share the call, so an add costs at most one call (plus retries), however it resolves.
+4. Validate strictly: unknown aliases are rejected; UPDATE and DELETE must come from a fact
+   about the same thing as the memory they change (embedding similarity), so text injected
+   into a conversation cannot wipe unrelated memories; near-duplicate ADDs become NONE.
+5. Apply every change in one transaction under the scope's lock, with a history row each,
+   and finish the ingestion job in the same transaction. If a memory shown to the LLM changed
+   meanwhile, the pipeline starts again rather than overwrite the newer state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+import numpy as np
+
+from service.adapters.embedder import Embedder
+from service.adapters.llm import ChatJsonClient, LlmUsage
+from service.domain.memories import content_hash
+from service.domain.prompting import (
+    ANSWER_SCHEMA,
+    PROMPT_VERSION,
+    Decision,
+    MemoryUpdateAnswer,
+    Turn,
+    system_prompt,
+    user_prompt,
+)
+from service.errors import Conflict
+from service.models import Memory, Metadata, NewMemory, Scope, SearchHit, Vector
+from service.storage import jobs as job_store
+from service.storage import memories as store
+from service.storage.database import Database
+
+Event = Literal["ADD", "UPDATE", "DELETE", "NONE"]
+LLM_ACTOR = "llm"
+MAX_ATTEMPTS_ON_STALE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    scope: Scope
+    turns: list[Turn]
+    metadata: Metadata
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": {
+                "user_id": self.scope.user_id,
+                "agent_id": self.scope.agent_id,
+                "run_id": self.scope.run_id,
+            },
+            "turns": [turn.to_json() for turn in self.turns],
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> IngestRequest:
+        return cls(
+            Scope(**raw["scope"]), [Turn.from_json(t) for t in raw["turns"]], raw["metadata"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FactOutcome:
+    event: Event
+    memory: Memory
+    fact: str | None = None
+    previous_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedDecision:
+    fact: str
+    event: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestResult:
+    outcomes: list[FactOutcome] = field(default_factory=list)
+    rejected: list[RejectedDecision] = field(default_factory=list)
+    llm_used: bool = False
+    usage: LlmUsage = field(default_factory=LlmUsage)
+    prompt_version: str | None = None
+
+
+class StaleCandidates(Exception):
+    """A memory shown to the LLM changed before the decisions could be applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    decision: Decision
+    vector: Vector
+    target: Memory | None
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        database: Database,
+        embedder: Embedder,
+        llm: ChatJsonClient,
+        *,
+        near_duplicate_similarity: float,
+        related_similarity: float = 0.25,
+        candidates_per_message: int = 5,
+        max_candidates: int = 20,
+        max_fact_chars: int = 8000,
+    ) -> None:
+        self._database = database
+        self._embedder = embedder
+        self._llm = llm
+        self._near_duplicate = near_duplicate_similarity
+        self._related = related_similarity
+        self._per_message = candidates_per_message
+        self._max_candidates = max_candidates
+        self._max_fact_chars = max_fact_chars
+
+    async def run(
+        self, tenant_id: uuid.UUID, request: IngestRequest, job_id: uuid.UUID | None
+    ) -> IngestResult:
+        result = IngestResult()
+        for _ in range(MAX_ATTEMPTS_ON_STALE):
+            try:
+                await self._run_once(tenant_id, request, job_id, result)
+            except StaleCandidates:
+                result.outcomes, result.rejected = [], []
+                continue
+            return result
+        raise Conflict("the memories of this scope kept changing during the add; retry it")
+
+    async def _run_once(
+        self,
+        tenant_id: uuid.UUID,
+        request: IngestRequest,
+        job_id: uuid.UUID | None,
+        result: IngestResult,
+    ) -> None:
+        user_texts = [turn.content for turn in request.turns if turn.role == "user"]
+        neighbours = await self._neighbours(tenant_id, request.scope, user_texts)
+        if user_texts and all(
+            hits and hits[0].score >= self._near_duplicate for hits in neighbours
+        ):
+            # Certain: everything the user said is already remembered.
+            result.outcomes = [FactOutcome("NONE", hits[0].memory) for hits in neighbours]
+            await self._finish(tenant_id, request, job_id, result, [])
+            return
+        candidates = _merge_candidates(neighbours, self._max_candidates)
+        result.llm_used = True
+        result.prompt_version = PROMPT_VERSION
+        answer = await self._llm.complete(
+            system_prompt(_subject(request.scope)),
+            user_prompt(request.turns, candidates),
+            ANSWER_SCHEMA,
+            MemoryUpdateAnswer,
+            result.usage,
+        )
+        planned = await self._plan(answer.decisions, candidates, result)
+        await self._finish(tenant_id, request, job_id, result, planned)
+
+    async def _neighbours(
+        self, tenant_id: uuid.UUID, scope: Scope, texts: list[str]
+    ) -> list[list[SearchHit]]:
+        vectors = await self._embedder.embed(texts)
+        async with self._database.connection() as connection:
+            return [
+                await store.nearest_in_exact_scope(
+                    connection, tenant_id, scope, vector, self._per_message
+                )
+                for vector in vectors
+            ]
+
+    async def _plan(
+        self, decisions: list[Decision], candidates: list[Memory], result: IngestResult
+    ) -> list[_Planned]:
+        """Keep the decisions the rules allow; say why each other one was rejected."""
+        kept: list[tuple[Decision, Memory | None]] = []
+        targeted: set[int] = set()
+        for decision in decisions:
+            fact = decision.fact.strip()
+            reason = None
+            if not fact or len(fact) > self._max_fact_chars:
+                reason = "the fact is empty or too long"
+            elif decision.event != "ADD" and decision.memory is None:
+                reason = f"{decision.event} needs the id of an existing memory"
+            elif decision.event != "ADD" and not 0 <= (decision.memory or 0) < len(candidates):
+                reason = f"memory id {decision.memory} was not among the memories shown"
+            elif decision.event in ("UPDATE", "DELETE") and decision.memory in targeted:
+                reason = f"memory id {decision.memory} was already changed by another fact"
+            if reason:
+                result.rejected.append(RejectedDecision(fact, decision.event, reason))
+                continue
+            target = (
+                candidates[decision.memory]
+                if decision.event != "ADD" and decision.memory is not None
+                else None
+            )
+            if decision.event in ("UPDATE", "DELETE") and decision.memory is not None:
+                targeted.add(decision.memory)
+            kept.append((Decision(fact, decision.event, decision.memory), target))
+        if not kept:
+            return []
+        # Facts and the memories they would change, embedded in one pass.
+        vectors = await self._embedder.embed(
+            [d.fact for d, _ in kept] + [t.text for _, t in kept if t is not None]
+        )
+        target_vectors = iter(vectors[len(kept) :])
+        planned = []
+        for (decision, target), vector in zip(kept, vectors, strict=False):
+            if target is not None:
+                similarity = float(np.dot(vector, next(target_vectors)))
+                if decision.event in ("UPDATE", "DELETE") and similarity < self._related:
+                    result.rejected.append(
+                        RejectedDecision(
+                            decision.fact,
+                            decision.event,
+                            f"the fact is unrelated to memory id {decision.memory} "
+                            f"(similarity {similarity:.2f} < {self._related})",
+                        )
+                    )
+                    continue
+            planned.append(_Planned(decision, vector, target))
+        return planned
+
+    async def _finish(
+        self,
+        tenant_id: uuid.UUID,
+        request: IngestRequest,
+        job_id: uuid.UUID | None,
+        result: IngestResult,
+        planned: list[_Planned],
+    ) -> None:
+        async with self._database.transaction() as connection:
+            await store.lock_scopes(connection, tenant_id, [request.scope])
+            for item in planned:
+                outcome = await self._apply(connection, tenant_id, request, item)
+                if outcome is not None:
+                    result.outcomes.append(outcome)
+            if job_id is not None:
+                await job_store.complete_job(connection, job_id, result_to_json(result))
+
+    async def _apply(
+        self,
+        connection: asyncpg.Connection,
+        tenant_id: uuid.UUID,
+        request: IngestRequest,
+        item: _Planned,
+    ) -> FactOutcome | None:
+        decision, target = item.decision, item.target
+        if decision.event == "ADD":
+            return await self._add(connection, tenant_id, request, item)
+        assert target is not None  # noqa: S101  # _plan gives every non-ADD a target
+        current = await store.find_memory(connection, tenant_id, target.id, lock=True)
+        if current is None or current.updated_at != target.updated_at:
+            raise StaleCandidates
+        if decision.event == "NONE":
+            return FactOutcome("NONE", current, decision.fact)
+        if decision.event == "DELETE":
+            await store.delete_memory(connection, tenant_id, current.id)
+            await self._history(connection, tenant_id, "DELETE", current, None)
+            return FactOutcome("DELETE", current, decision.fact, current.text)
+        try:
+            async with connection.transaction():  # a savepoint: a clash must not abort the rest
+                updated = await store.update_memory(
+                    connection,
+                    tenant_id,
+                    current.id,
+                    text=decision.fact,
+                    content_hash=content_hash(decision.fact),
+                    embedding=item.vector,
+                    metadata=current.metadata,
+                )
+        except Conflict:
+            # The new text already exists as another memory: the old one is now redundant.
+            await store.delete_memory(connection, tenant_id, current.id)
+            await self._history(connection, tenant_id, "DELETE", current, None)
+            return FactOutcome("DELETE", current, decision.fact, current.text)
+        await self._history(connection, tenant_id, "UPDATE", current, updated)
+        return FactOutcome("UPDATE", updated, decision.fact, current.text)
+
+    async def _add(
+        self,
+        connection: asyncpg.Connection,
+        tenant_id: uuid.UUID,
+        request: IngestRequest,
+        item: _Planned,
+    ) -> FactOutcome:
+        fact = item.decision.fact
+        nearest = await store.nearest_in_exact_scope(
+            connection, tenant_id, request.scope, item.vector
+        )
+        if nearest and nearest[0].score >= self._near_duplicate:
+            return FactOutcome("NONE", nearest[0].memory, fact)
+        new = NewMemory(fact, content_hash(fact), item.vector, request.scope, request.metadata)
+        memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
+        if not inserted:
+            return FactOutcome("NONE", memory, fact)
+        await self._history(connection, tenant_id, "ADD", None, memory)
+        return FactOutcome("ADD", memory, fact)
+
+    async def _history(
+        self,
+        connection: asyncpg.Connection,
+        tenant_id: uuid.UUID,
+        event: str,
+        old: Memory | None,
+        new: Memory | None,
+    ) -> None:
+        memory_id = (new or old).id  # type: ignore[union-attr]  # one of them is always given
+        await store.insert_history(
+            connection,
+            tenant_id,
+            memory_id,
+            event,
+            old=old,
+            new=new,
+            actor=LLM_ACTOR,
+            llm_model=self._llm.model,
+            prompt_version=PROMPT_VERSION,
+        )
+
+
+def _subject(scope: Scope) -> str:
+    if scope.user_id is not None:
+        return "user"
+    if scope.agent_id is not None:
+        return "AI agent"
+    return "conversation"
+
+
+def _merge_candidates(neighbours: list[list[SearchHit]], cap: int) -> list[Memory]:
+    best: dict[uuid.UUID, SearchHit] = {}
+    for hits in neighbours:
+        for hit in hits:
+            if hit.memory.id not in best or hit.score > best[hit.memory.id].score:
+                best[hit.memory.id] = hit
+    ranked = sorted(best.values(), key=lambda hit: hit.score, reverse=True)
+    return [hit.memory for hit in ranked[:cap]]
+
+
+def _memory_json(memory: Memory) -> dict[str, Any]:
+    return {
+        "id": str(memory.id),
+        "text": memory.text,
+        "user_id": memory.scope.user_id,
+        "agent_id": memory.scope.agent_id,
+        "run_id": memory.scope.run_id,
+        "metadata": memory.metadata,
+        "created_at": memory.created_at.isoformat(),
+        "updated_at": memory.updated_at.isoformat(),
+    }
+
+
+def result_to_json(result: IngestResult) -> dict[str, Any]:
+    """The add response, as stored with a finished job (same shape as the HTTP answer)."""
+    return {
+        "results": [
+            {
+                "event": outcome.event,
+                "memory": _memory_json(outcome.memory),
+                "fact": outcome.fact,
+                "previous_text": outcome.previous_text,
+            }
+            for outcome in result.outcomes
+        ],
+        "rejected": [
+            {"fact": r.fact, "event": r.event, "reason": r.reason} for r in result.rejected
+        ],
+        "llm_used": result.llm_used,
+        "usage": {
+            "llm_calls": result.usage.calls,
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "llm_latency_ms": round(result.usage.latency_ms, 2),
+        },
+        "prompt_version": result.prompt_version,
+    }

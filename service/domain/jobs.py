@@ -1,0 +1,106 @@
+"""Durable ingestion: the input is stored as a job before any work, so nothing acknowledged
+is ever lost; failures are retried with backoff by workers that claim jobs from Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from service.adapters.llm import LlmFailure
+from service.domain.ingest import IngestPipeline, IngestRequest, IngestResult
+from service.errors import NotFound
+from service.storage import jobs as job_store
+from service.storage.database import Database
+from service.storage.jobs import JobRecord
+
+log = structlog.get_logger(__name__)
+
+MAX_BACKOFF_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """The add could not finish now; its job will be retried. ``job.last_error`` says why."""
+
+    job: JobRecord
+
+
+class IngestJobs:
+    def __init__(
+        self, database: Database, pipeline: IngestPipeline, *, max_attempts: int, lease_s: float
+    ) -> None:
+        self._database = database
+        self._pipeline = pipeline
+        self._max_attempts = max_attempts
+        self._lease_s = lease_s
+        self._wake = asyncio.Event()
+
+    async def submit(self, tenant_id: uuid.UUID, request: IngestRequest) -> JobRecord:
+        """Store the input and return at once; a worker processes it."""
+        async with self._database.transaction() as connection:
+            job = await job_store.insert_job(connection, tenant_id, request.to_json())
+        self._wake.set()
+        return job
+
+    async def run_now(
+        self, tenant_id: uuid.UUID, request: IngestRequest
+    ) -> IngestResult | Deferred:
+        """Store the input, then process it in this request; on an LLM failure leave it queued."""
+        job = await self.submit(tenant_id, request)
+        async with self._database.transaction() as connection:
+            claimed = await job_store.claim_job(connection, self._lease_s, job.id)
+        if claimed is None:  # a worker was faster; it owns the job now
+            return Deferred(job)
+        outcome = await self._process(claimed)
+        return outcome if isinstance(outcome, IngestResult) else Deferred(outcome)
+
+    async def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:
+        async with self._database.connection() as connection:
+            job = await job_store.find_job(connection, tenant_id, job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id} exists for this API key")
+        return job
+
+    async def work(self, poll_interval_s: float = 1.0) -> None:
+        """Claim and process jobs until cancelled."""
+        while True:
+            try:
+                async with self._database.transaction() as connection:
+                    job = await job_store.claim_job(connection, self._lease_s)
+            except Exception:  # keep the worker alive through database outages
+                log.exception("jobs.claim_failed")
+                job = None
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll_interval_s)
+                continue
+            await self._process(job)
+
+    async def _process(self, job: JobRecord) -> IngestResult | JobRecord:
+        request = IngestRequest.from_json(job.request)
+        try:
+            return await self._pipeline.run(job.tenant_id, request, job.id)
+        except LlmFailure as failure:
+            error = f"{failure.kind}: {failure.detail}"
+        except Exception as error_:  # a bug must not lose the input either
+            log.exception("jobs.processing_failed", job_id=str(job.id))
+            error = f"internal: {type(error_).__name__}"
+        async with self._database.transaction() as connection:
+            if job.attempts >= self._max_attempts:
+                await job_store.fail_job(connection, job.id, error)
+                log.error("jobs.failed", job_id=str(job.id), attempts=job.attempts, error=error)
+            else:
+                delay_s = min(2.0**job.attempts, MAX_BACKOFF_S)
+                await job_store.retry_job_later(connection, job.id, error, delay_s)
+                log.warning(
+                    "jobs.retry_scheduled", job_id=str(job.id), delay_s=delay_s, error=error
+                )
+            updated = await job_store.find_job(connection, job.tenant_id, job.id)
+        assert updated is not None  # noqa: S101  # the row was just updated
+        return updated

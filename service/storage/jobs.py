@@ -1,0 +1,119 @@
+"""The asynchronous ingestion queue: claimed with FOR UPDATE SKIP LOCKED, leased, retried."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+_COLUMNS = "id, tenant_id, status, request, result, last_error, attempts, created_at, updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    status: str
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    last_error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _job(row: asyncpg.Record) -> JobRecord:
+    return JobRecord(**dict(row))
+
+
+async def insert_job(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, request: dict[str, Any]
+) -> JobRecord:
+    row = await connection.fetchrow(
+        f"INSERT INTO ingest_jobs (tenant_id, request) VALUES ($1, $2) RETURNING {_COLUMNS}",
+        tenant_id,
+        request,
+    )
+    assert row is not None  # noqa: S101  # INSERT ... RETURNING always returns the row
+    return _job(row)
+
+
+async def claim_job(
+    connection: asyncpg.Connection, lease_s: float, job_id: uuid.UUID | None = None
+) -> JobRecord | None:
+    """Take one runnable job (or the given one, if runnable) and lease it to this worker.
+
+    A job is runnable when queued and due, or running with an expired lease (its worker died).
+    """
+    row = await connection.fetchrow(
+        f"""
+        UPDATE ingest_jobs SET status = 'running', attempts = attempts + 1,
+            lease_expires_at = now() + make_interval(secs => $1), updated_at = now()
+        WHERE id = (
+            SELECT id FROM ingest_jobs
+            WHERE ((status = 'queued' AND next_attempt_at <= now())
+                   OR (status = 'running' AND lease_expires_at < now()))
+              AND ($2::uuid IS NULL OR id = $2)
+            ORDER BY next_attempt_at
+            FOR UPDATE SKIP LOCKED
+            LIMIT 1
+        )
+        RETURNING {_COLUMNS}
+        """,
+        lease_s,
+        job_id,
+    )
+    return _job(row) if row else None
+
+
+async def complete_job(
+    connection: asyncpg.Connection, job_id: uuid.UUID, result: dict[str, Any]
+) -> None:
+    await connection.execute(
+        """
+        UPDATE ingest_jobs SET status = 'done', result = $2, last_error = NULL,
+            lease_expires_at = NULL, updated_at = now()
+        WHERE id = $1
+        """,
+        job_id,
+        result,
+    )
+
+
+async def retry_job_later(
+    connection: asyncpg.Connection, job_id: uuid.UUID, error: str, delay_s: float
+) -> None:
+    await connection.execute(
+        """
+        UPDATE ingest_jobs SET status = 'queued', last_error = $2, lease_expires_at = NULL,
+            next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+        WHERE id = $1
+        """,
+        job_id,
+        error,
+        delay_s,
+    )
+
+
+async def fail_job(connection: asyncpg.Connection, job_id: uuid.UUID, error: str) -> None:
+    await connection.execute(
+        """
+        UPDATE ingest_jobs SET status = 'failed', last_error = $2, lease_expires_at = NULL,
+            updated_at = now()
+        WHERE id = $1
+        """,
+        job_id,
+        error,
+    )
+
+
+async def find_job(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, job_id: uuid.UUID
+) -> JobRecord | None:
+    row = await connection.fetchrow(
+        f"SELECT {_COLUMNS} FROM ingest_jobs WHERE tenant_id = $1 AND id = $2", tenant_id, job_id
+    )
+    return _job(row) if row else None
