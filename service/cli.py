@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import uuid
@@ -82,6 +83,35 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 def _exit_normally(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def worker(settings: Settings, args: argparse.Namespace) -> None:
+    from service.app import build_ingest_jobs  # noqa: PLC0415  # heavy; keep other commands fast
+
+    if not settings.llm_configured:
+        raise ConfigurationError("the worker needs an LLM: set MEMORY_LLM_BASE_URL")
+    dsn = _database_url(settings)
+    embedder = _loaded_embedder(settings)
+
+    async def run() -> None:
+        await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
+        database = Database(
+            dsn, min_size=1, max_size=args.concurrency + 1, timeout_s=settings.db_timeout_s
+        )
+        await database.open()
+        await embedder.start()
+        jobs, llm = build_ingest_jobs(settings, database, embedder)
+        assert jobs is not None and llm is not None  # noqa: S101  # LLM checked above
+        log.info("worker.started", concurrency=args.concurrency)
+        try:
+            await asyncio.gather(*(jobs.work() for _ in range(args.concurrency)))
+        finally:
+            await llm.close()
+            await embedder.stop()
+            await database.close()
+
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(run())
 
 
 def migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -189,6 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
     serve_parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    worker_parser = command(
+        "worker",
+        "Process asynchronous ingestion jobs (the LLM pipeline) without serving HTTP.",
+        worker,
+        [
+            *_DB_VARS,
+            *(name for name in SETTINGS_DOC if name.startswith(("MEMORY_LLM", "MEMORY_JOB"))),
+        ],
+    )
+    worker_parser.add_argument(
+        "--concurrency", type=int, default=2, help="jobs processed at once (default 2)"
+    )
     command(
         "migrate",
         "Apply database migrations (run once per release, e.g. as a Kubernetes Job).",

@@ -27,6 +27,7 @@ from service.domain.api_keys import ApiKeyService
 from service.settings import Settings
 from service.storage.database import Database
 from service.storage.migrations import apply_migrations
+from tests.llm_server import ScriptedLLM
 
 
 def run_sql(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -52,6 +53,15 @@ def embedder() -> Embedder:
     model = Embedder("all-MiniLM-L6-v2")
     model.load()
     return model
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path, embedder: Embedder) -> tuple[Path, str]:
+    """A separate, migrated embedded Postgres: for tests that stop it or need it empty."""
+    pgdata = tmp_path / "pgdata"
+    dsn = start_embedded_postgres(pgdata)
+    apply_migrations(dsn, embedder.dimensions, Settings().migrations_dir)
+    return pgdata, dsn
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +165,44 @@ def add_text(client: httpx.Client, text: str, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     memory: dict[str, Any] = response.json()["results"][0]["memory"]
     return memory
+
+
+@pytest.fixture(scope="session")
+def scripted_llm() -> Iterator[ScriptedLLM]:
+    llm = ScriptedLLM()
+    yield llm
+    llm.close()
+
+
+@pytest.fixture(scope="session")
+def llm_server(
+    test_settings: Settings, migrated_dsn: str, embedder: Embedder, scripted_llm: ScriptedLLM
+) -> Iterator[LiveServer]:
+    """The app with an LLM configured (the scripted one) and no in-process workers."""
+    settings = replace(
+        test_settings,
+        llm_base_url=scripted_llm.base_url,
+        llm_model="scripted-model",
+        llm_timeout_s=1.0,
+        llm_max_retries=2,
+        job_workers=0,
+    )
+    server = start_server(settings, migrated_dsn, embedder)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm(scripted_llm: ScriptedLLM) -> Iterator[ScriptedLLM]:
+    scripted_llm.reset()
+    yield scripted_llm
+    assert not scripted_llm.replies, "scripted LLM answers were left unused"
+
+
+@pytest.fixture
+def llm_client(llm_server: LiveServer) -> Iterator[httpx.Client]:
+    key = create_api_key(llm_server.dsn, f"llm-{uuid.uuid4().hex[:12]}")
+    with httpx.Client(
+        base_url=llm_server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as http:
+        yield http

@@ -51,12 +51,13 @@ class IngestJobs:
         self, tenant_id: uuid.UUID, request: IngestRequest
     ) -> IngestResult | Deferred:
         """Store the input, then process it in this request; on an LLM failure leave it queued."""
-        job = await self.submit(tenant_id, request)
         async with self._database.transaction() as connection:
-            claimed = await job_store.claim_job(connection, self._lease_s, job.id)
-        if claimed is None:  # a worker was faster; it owns the job now
-            return Deferred(job)
-        outcome = await self._process(claimed)
+            # Leased to this request from the start, so no worker takes it meanwhile; if this
+            # process dies, the lease expires and a worker finishes the job.
+            job = await job_store.insert_job(
+                connection, tenant_id, request.to_json(), lease_s=self._lease_s
+            )
+        outcome = await self._process(job)
         return outcome if isinstance(outcome, IngestResult) else Deferred(outcome)
 
     async def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:

@@ -30,21 +30,33 @@ def _job(row: asyncpg.Record) -> JobRecord:
 
 
 async def insert_job(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, request: dict[str, Any]
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    request: dict[str, Any],
+    lease_s: float | None = None,
 ) -> JobRecord:
+    """Queue a job, or with ``lease_s`` start it at once, leased to the caller."""
     row = await connection.fetchrow(
-        f"INSERT INTO ingest_jobs (tenant_id, request) VALUES ($1, $2) RETURNING {_COLUMNS}",
+        f"""
+        INSERT INTO ingest_jobs (tenant_id, request, status, attempts, lease_expires_at)
+        VALUES (
+            $1, $2,
+            CASE WHEN $3::float8 IS NULL THEN 'queued' ELSE 'running' END,
+            CASE WHEN $3::float8 IS NULL THEN 0 ELSE 1 END,
+            now() + make_interval(secs => $3::float8)
+        )
+        RETURNING {_COLUMNS}
+        """,
         tenant_id,
         request,
+        lease_s,
     )
     assert row is not None  # noqa: S101  # INSERT ... RETURNING always returns the row
     return _job(row)
 
 
-async def claim_job(
-    connection: asyncpg.Connection, lease_s: float, job_id: uuid.UUID | None = None
-) -> JobRecord | None:
-    """Take one runnable job (or the given one, if runnable) and lease it to this worker.
+async def claim_job(connection: asyncpg.Connection, lease_s: float) -> JobRecord | None:
+    """Take one runnable job and lease it to this worker.
 
     A job is runnable when queued and due, or running with an expired lease (its worker died).
     """
@@ -56,7 +68,6 @@ async def claim_job(
             SELECT id FROM ingest_jobs
             WHERE ((status = 'queued' AND next_attempt_at <= now())
                    OR (status = 'running' AND lease_expires_at < now()))
-              AND ($2::uuid IS NULL OR id = $2)
             ORDER BY next_attempt_at
             FOR UPDATE SKIP LOCKED
             LIMIT 1
@@ -64,7 +75,6 @@ async def claim_job(
         RETURNING {_COLUMNS}
         """,
         lease_s,
-        job_id,
     )
     return _job(row) if row else None
 

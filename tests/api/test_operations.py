@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,18 +18,8 @@ from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
 from service.errors import IncompatibleDatabase
 from service.settings import SETTINGS_DOC, Settings
-from service.storage.migrations import apply_migrations
 from service.storage.model_registry import ensure_embedding_model
 from tests.conftest import LiveServer, add_text, create_api_key, start_server
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[Path, str]]:
-    """A separate embedded Postgres this test may stop and start."""
-    pgdata = tmp_path / "pgdata"
-    dsn = start_embedded_postgres(pgdata)
-    apply_migrations(dsn, embedder.dimensions, Settings().migrations_dir)
-    yield pgdata, dsn
 
 
 def test_database_outage_answers_503_then_recovers_without_restart(
