@@ -19,7 +19,7 @@ from service import __version__, errors
 from service.adapters.embedder import Embedder
 from service.adapters.llm import ChatJsonClient
 from service.api.dependencies import provide_tenant
-from service.api.health import healthz, readyz
+from service.api.health import healthz, prometheus_metrics, readyz
 from service.api.jobs import JobsController
 from service.api.memories import MemoriesController
 from service.api.problems import handle_domain_error, handle_http_exception, handle_unexpected_error
@@ -144,7 +144,14 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         await database.close()
 
     return Litestar(
-        route_handlers=[MemoriesController, SearchController, JobsController, healthz, readyz],
+        route_handlers=[
+            MemoriesController,
+            SearchController,
+            JobsController,
+            healthz,
+            readyz,
+            prometheus_metrics,
+        ],
         dependencies={"tenant": Provide(provide_tenant)},
         exception_handlers={
             errors.MemoryServiceError: handle_domain_error,

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from service import metrics
 from service.settings import DEFAULT_EMBEDDING_MODEL
 
 log = structlog.get_logger(__name__)
@@ -182,5 +183,8 @@ class Embedder:
         self.stats.forward_passes += 1
         self.stats.texts_embedded += len(texts)
         self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
-        self.stats.seconds_in_model += time.perf_counter() - started
+        elapsed_s = time.perf_counter() - started
+        self.stats.seconds_in_model += elapsed_s
+        metrics.EMBEDDING_BATCH_SIZE.observe(len(texts))
+        metrics.EMBEDDING_LATENCY.observe(elapsed_s)
         return vectors  # type: ignore[no-any-return]

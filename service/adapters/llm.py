@@ -16,6 +16,8 @@ import msgspec
 import openai
 import structlog
 
+from service import metrics
+
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -87,15 +89,19 @@ class ChatJsonClient:
                 await asyncio.sleep(_backoff_s(attempt, last))
             try:
                 content = await self._ask(system, user, schema, usage)
-                return msgspec.json.decode(content, type=answer_type, strict=True)
+                answer = msgspec.json.decode(content, type=answer_type, strict=True)
             except (msgspec.ValidationError, msgspec.DecodeError) as error:
                 last = LlmFailure(
                     "invalid_output", f"the LLM answer broke the schema: {error}", usage
                 )
             except LlmFailure as failure:
                 last = failure
-                if failure.kind == "refused":
-                    break
+            else:
+                metrics.LLM_CALLS.labels("ok").inc()
+                return answer
+            metrics.LLM_CALLS.labels(last.kind).inc()
+            if last.kind == "refused":
+                break
             log.warning("llm.attempt_failed", kind=last.kind, attempt=attempt + 1)
         assert last is not None  # noqa: S101  # the loop runs at least once
         raise last
@@ -136,10 +142,14 @@ class ChatJsonClient:
                 "refused", f"the LLM endpoint refused the request ({error.status_code})", usage
             ) from None
         finally:
-            usage.latency_ms += (time.perf_counter() - started) * 1000
+            elapsed_s = time.perf_counter() - started
+            usage.latency_ms += elapsed_s * 1000
+            metrics.LLM_LATENCY.observe(elapsed_s)
         if response.usage is not None:
             usage.prompt_tokens += response.usage.prompt_tokens
             usage.completion_tokens += response.usage.completion_tokens
+            metrics.LLM_TOKENS.labels("prompt").inc(response.usage.prompt_tokens)
+            metrics.LLM_TOKENS.labels("completion").inc(response.usage.completion_tokens)
         content = response.choices[0].message.content if response.choices else None
         if not content:
             raise LlmFailure("invalid_output", "the LLM answered with no content", usage)

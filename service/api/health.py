@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from litestar import get
 from litestar.datastructures import State
+from prometheus_client import generate_latest
 
+from service import metrics
 from service.api.problems import problem_responses
 from service.api.schemas import Health
 from service.errors import DatabaseUnavailable, NotReady
@@ -35,3 +37,14 @@ async def readyz(state: State) -> Health:
     if not await state.database.is_reachable():
         raise DatabaseUnavailable("the database is unreachable")
     return Health(status="ready", database=True, model=True)
+
+
+@get(
+    "/metrics",
+    operation_id="getMetrics",
+    summary="Prometheus metrics (text exposition format)",
+    tags=["operations"],
+    media_type="text/plain; version=0.0.4",
+)
+async def prometheus_metrics() -> str:
+    return generate_latest(metrics.REGISTRY).decode()

@@ -10,6 +10,8 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from service import metrics
+
 log = structlog.get_logger("service.request")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -50,13 +52,18 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
+            elapsed_s = time.perf_counter() - started
+            route = scope.get("path_template") or "(unmatched)"
+            method = http_scope["method"]
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(method, route).observe(elapsed_s)
             log.info(
                 "request",
-                method=http_scope["method"],
-                route=scope.get("path_template") or "(unmatched)",
+                method=method,
+                route=route,
                 status=status,
                 tenant=request_state.get("tenant"),
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                latency_ms=round(elapsed_s * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
 

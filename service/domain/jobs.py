@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from service import metrics
 from service.adapters.llm import LlmFailure
 from service.domain.ingest import IngestPipeline, IngestRequest, IngestResult
 from service.errors import NotFound
@@ -86,19 +87,24 @@ class IngestJobs:
     async def _process(self, job: JobRecord) -> IngestResult | JobRecord:
         request = IngestRequest.from_json(job.request)
         try:
-            return await self._pipeline.run(job.tenant_id, request, job.id)
+            result = await self._pipeline.run(job.tenant_id, request, job.id)
         except LlmFailure as failure:
             error = f"{failure.kind}: {failure.detail}"
         except Exception as error_:  # a bug must not lose the input either
             log.exception("jobs.processing_failed", job_id=str(job.id))
             error = f"internal: {type(error_).__name__}"
+        else:
+            metrics.INGEST_JOBS.labels("done").inc()
+            return result
         async with self._database.transaction() as connection:
             if job.attempts >= self._max_attempts:
                 await job_store.fail_job(connection, job.id, error)
+                metrics.INGEST_JOBS.labels("failed").inc()
                 log.error("jobs.failed", job_id=str(job.id), attempts=job.attempts, error=error)
             else:
                 delay_s = min(2.0**job.attempts, MAX_BACKOFF_S)
                 await job_store.retry_job_later(connection, job.id, error, delay_s)
+                metrics.INGEST_JOBS.labels("retry").inc()
                 log.warning(
                     "jobs.retry_scheduled", job_id=str(job.id), delay_s=delay_s, error=error
                 )

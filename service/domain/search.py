@@ -7,9 +7,11 @@ until enough rows pass the scope and filters instead of returning a starved resu
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
+from service import metrics
 from service.adapters.embedder import Embedder
 from service.errors import InvalidRequest
 from service.models import FilterNode, Scope, SearchHit
@@ -45,6 +47,7 @@ class SearchService:
         """The ``limit`` closest memories, best first, each scoring at least ``threshold``."""
         if scope.is_empty:
             raise InvalidRequest("a search needs a scope: give user_id, agent_id and/or run_id")
+        started = time.perf_counter()
         vector = await self._embedder.embed_one(query)
         async with self._database.transaction() as connection:
             size = await store.count_scope_up_to(
@@ -60,6 +63,7 @@ class SearchService:
                 hits = await store.search_with_index(
                     connection, tenant_id, scope, filters, vector, limit, self._ef_search
                 )
+        metrics.SEARCH_LATENCY.labels(plan.strategy).observe(time.perf_counter() - started)
         if threshold is not None:
             # Hits arrive best first, so dropping the tail keeps the true top-k above threshold.
             hits = [hit for hit in hits if hit.score >= threshold]

@@ -154,3 +154,18 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
     missing = [name for name in SETTINGS_DOC if f"`{name}`" not in readme]
     assert missing == []
+
+
+def test_metrics_expose_requests_embeddings_and_search_without_tenant_data(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
+    add_text(client, "Uma's secret recipe uses saffron", user_id="uma-private-id")
+    client.post("/v1/search", json={"query": "saffron", "user_id": "uma-private-id"})
+
+    text = httpx.get(f"{live_server.base_url}/metrics").text
+
+    assert 'memory_http_requests_total{method="POST",route="/v1/search",status="200"}' in text
+    assert "memory_http_request_duration_seconds_bucket" in text
+    assert "memory_embedding_batch_size_count" in text
+    assert 'memory_search_duration_seconds_count{strategy="exact"}' in text
+    assert "uma-private-id" not in text and "saffron" not in text

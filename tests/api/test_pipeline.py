@@ -311,3 +311,17 @@ def test_jobs_of_other_tenants_are_invisible(
 
     assert other_client.get(f"/v1/jobs/{job['id']}").status_code == 404
     assert llm_client.get(f"/v1/jobs/{job['id']}").status_code == 200
+
+
+def test_llm_usage_is_exposed_as_metrics(
+    llm_client: httpx.Client, llm: ScriptedLLM, llm_server: LiveServer
+) -> None:
+    llm.script(Reply(status=500), decisions(("Alice keeps bees", "ADD", None)))
+
+    say(llm_client, "I keep bees on my roof")
+    text = httpx.get(f"{llm_server.base_url}/metrics").text
+
+    assert 'memory_llm_calls_total{outcome="ok"}' in text
+    assert 'memory_llm_calls_total{outcome="server_error"}' in text
+    assert 'memory_llm_tokens_total{kind="prompt"}' in text
+    assert "memory_llm_request_duration_seconds_count" in text

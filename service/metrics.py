@@ -1,0 +1,66 @@
+"""Prometheus metrics. Labels never carry tenant ids or user text: routes are templates."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+HTTP_REQUESTS = Counter(
+    "memory_http_requests_total",
+    "HTTP requests by route template, method and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "memory_http_request_duration_seconds",
+    "HTTP request latency by route template and method.",
+    ["method", "route"],
+    buckets=_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+EMBEDDING_BATCH_SIZE = Histogram(
+    "memory_embedding_batch_size",
+    "Texts per embedding forward pass (micro-batching across requests).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
+EMBEDDING_LATENCY = Histogram(
+    "memory_embedding_duration_seconds",
+    "Duration of one embedding forward pass.",
+    buckets=_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+SEARCH_LATENCY = Histogram(
+    "memory_search_duration_seconds",
+    "Search latency (embedding and database) by strategy.",
+    ["strategy"],
+    buckets=_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+LLM_CALLS = Counter(
+    "memory_llm_calls_total",
+    "LLM requests by outcome (ok, timeout, rate_limited, server_error, invalid_output, refused).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter(
+    "memory_llm_tokens_total",
+    "LLM tokens by kind (prompt, completion).",
+    ["kind"],
+    registry=REGISTRY,
+)
+LLM_LATENCY = Histogram(
+    "memory_llm_request_duration_seconds",
+    "Duration of one LLM request.",
+    buckets=_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+INGEST_JOBS = Counter(
+    "memory_ingest_jobs_total",
+    "Ingestion job attempts by result (done, retry, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
