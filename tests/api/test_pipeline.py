@@ -3,7 +3,11 @@ model and database, over HTTP. Each test asserts the response, the database and 
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import replace
@@ -325,3 +329,118 @@ def test_llm_usage_is_exposed_as_metrics(
     assert 'memory_llm_calls_total{outcome="server_error"}' in text
     assert 'memory_llm_tokens_total{kind="prompt"}' in text
     assert "memory_llm_request_duration_seconds_count" in text
+
+
+def test_racing_updates_of_one_memory_lose_nothing(
+    llm_client: httpx.Client, llm: ScriptedLLM, llm_server: LiveServer
+) -> None:
+    home = add_text(llm_client, "Alice lives in Berlin")
+    # Both adds see "Berlin" and answer slowly, so both are in flight at once; whichever
+    # applies second finds its candidate changed and asks again, with the new state.
+    llm.script(
+        Reply(
+            answer={
+                "decisions": [{"fact": "Alice lives in Lisbon", "event": "UPDATE", "memory": 0}]
+            },
+            delay_s=0.5,
+        ),
+        Reply(
+            answer={
+                "decisions": [{"fact": "Alice lives in Porto", "event": "UPDATE", "memory": 0}]
+            },
+            delay_s=0.5,
+        ),
+        decisions(("Alice lives in Porto", "UPDATE", 0)),
+    )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(
+            pool.map(
+                lambda text: say(llm_client, text), ["I moved to Lisbon", "Now I live in Porto"]
+            )
+        )
+
+    assert [r.status_code for r in responses] == [201, 201]
+    assert len(llm.requests) == 3
+    rerun_prompt = llm.prompt_of(2)
+    assert rerun_prompt["existing_memories"][0]["text"] in (
+        "Alice lives in Lisbon",
+        "Alice lives in Porto",
+    )
+    updates = [h for h in history_rows(llm_server, home["id"]) if h["event"] == "UPDATE"]
+    assert len(updates) == 2
+    assert updates[0]["old_content"] == "Alice lives in Berlin"
+    assert updates[1]["old_content"] == updates[0]["new_content"]  # no update was lost
+
+
+def test_racing_adds_of_the_same_fact_store_it_once(
+    llm_client: httpx.Client, llm: ScriptedLLM
+) -> None:
+    fact = {"decisions": [{"fact": "Alice has a cat named Tom", "event": "ADD", "memory": None}]}
+    llm.script(Reply(answer=fact, delay_s=0.3), Reply(answer=fact, delay_s=0.3))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(
+            pool.map(lambda text: say(llm_client, text), ["My cat is Tom", "I have a cat, Tom"])
+        )
+
+    events = sorted(r.json()["results"][0]["event"] for r in responses)
+    assert events == ["ADD", "NONE"]
+    assert len(llm_client.get("/v1/memories", params={"user_id": "alice"}).json()["memories"]) == 1
+
+
+def test_a_job_whose_worker_was_killed_is_finished_by_another(
+    llm_server: LiveServer, llm: ScriptedLLM, embedder: Embedder, own_postgres: tuple[Path, str]
+) -> None:
+    _, dsn = own_postgres
+    api = start_server(replace(llm_server.settings, database_url=dsn, job_workers=0), dsn, embedder)
+    key = create_api_key(dsn, "killed-worker")
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "MEMORY_LLM_BASE_URL": llm.base_url,
+        "MEMORY_LLM_TIMEOUT_S": "60",
+        "MEMORY_JOB_LEASE_S": "3",
+        "MEMORY_LOG_FORMAT": "json",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service", "worker", "--concurrency", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    second: LiveServer | None = None
+    try:
+        # The first worker gets stuck in its LLM call and is killed there.
+        llm.script(
+            Reply(answer={"decisions": []}, delay_s=60),
+            decisions(("Alice sails on weekends", "ADD", None)),
+        )
+        with httpx.Client(base_url=api.base_url, headers={"X-API-Key": key}, timeout=30) as http:
+            job_id = say(http, "I go sailing every weekend", **{"async": True}).json()["id"]
+            deadline = time.monotonic() + 90
+            while not llm.requests:
+                assert time.monotonic() < deadline, "the worker never called the LLM"
+                time.sleep(0.2)
+            assert http.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+            worker.kill()
+            worker.wait(timeout=30)
+
+            second = start_server(
+                replace(llm_server.settings, database_url=dsn, job_workers=1, job_lease_s=3),
+                dsn,
+                embedder,
+            )
+            while (job := http.get(f"/v1/jobs/{job_id}").json())["status"] != "done":
+                assert time.monotonic() < deadline, job
+                time.sleep(0.2)
+
+            assert job["attempts"] == 2
+            assert [r["memory"]["text"] for r in job["result"]["results"]] == [
+                "Alice sails on weekends"
+            ]
+    finally:
+        worker.kill()
+        api.stop()
+        if second is not None:
+            second.stop()
