@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint openapi bench
+.PHONY: setup run test lint openapi bench bench-pipeline
 
 setup: $(VENV)/.installed
 
@@ -29,3 +29,6 @@ openapi: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.core_api
+
+bench-pipeline: setup
+	$(BIN)/python -m benchmarks.pipeline

@@ -444,3 +444,21 @@ def test_a_job_whose_worker_was_killed_is_finished_by_another(
         api.stop()
         if second is not None:
             second.stop()
+
+
+def test_json_object_mode_for_endpoints_without_structured_outputs(
+    llm_server: LiveServer, llm: ScriptedLLM, embedder: Embedder
+) -> None:
+    server = start_server(
+        replace(llm_server.settings, llm_response_format="json_object"), llm_server.dsn, embedder
+    )
+    key = create_api_key(llm_server.dsn, f"json-object-{uuid.uuid4().hex[:8]}")
+    try:
+        with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=30) as http:
+            llm.script(decisions(("Alice writes poetry", "ADD", None)))
+            body = say(http, "I write poetry").json()
+    finally:
+        server.stop()
+
+    assert llm.requests[0]["response_format"] == {"type": "json_object"}
+    assert [r["memory"]["text"] for r in body["results"]] == ["Alice writes poetry"]
