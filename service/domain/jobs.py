@@ -82,7 +82,10 @@ class IngestJobs:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll_interval_s)
                 continue
-            await self._process(job)
+            try:
+                await self._process(job)
+            except Exception:  # e.g. the database went away: the lease expires, it is retried
+                log.exception("jobs.process_failed", job_id=str(job.id))
 
     async def _process(self, job: JobRecord) -> IngestResult | JobRecord:
         request = IngestRequest.from_json(job.request)
