@@ -17,7 +17,12 @@ import yaml
 
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
-from service.errors import ConfigurationError, IncompatibleDatabase, NotFound
+from service.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    IncompatibleDatabase,
+    NotFound,
+)
 from service.logging import configure_logging
 from service.settings import SETTINGS_DOC, Settings
 from service.storage.database import Database, check_pgvector_installed
@@ -25,7 +30,13 @@ from service.storage.migrations import apply_migrations, ensure_schema_is_curren
 
 log = structlog.get_logger("service.cli")
 
-_DB_VARS = ["DATABASE_URL", "MEMORY_DATA_DIR", "MEMORY_DB_TIMEOUT_S", "MEMORY_LOG_FORMAT"]
+_DB_VARS = [
+    "DATABASE_URL",
+    "MEMORY_DATA_DIR",
+    "MEMORY_DB_STARTUP_WAIT_S",
+    "MEMORY_DB_TIMEOUT_S",
+    "MEMORY_LOG_FORMAT",
+]
 
 
 def _env_help(names: Sequence[str]) -> str:
@@ -40,7 +51,7 @@ def _database_url(settings: Settings) -> str:
     """The server to use: DATABASE_URL if set (and it has pgvector), else the embedded one."""
     if settings.database_url is None:
         return start_embedded_postgres(settings.pgdata_dir)
-    asyncio.run(check_pgvector_installed(settings.database_url))
+    asyncio.run(check_pgvector_installed(settings.database_url, settings.db_startup_wait_s))
     return settings.database_url
 
 
@@ -102,9 +113,15 @@ def worker(settings: Settings, args: argparse.Namespace) -> None:
         await embedder.start()
         jobs, llm = build_ingest_jobs(settings, database, embedder)
         assert jobs is not None and llm is not None  # noqa: S101  # LLM checked above
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            # Finish the jobs in hand, claim no more, exit: nothing is left half-done.
+            loop.add_signal_handler(stop_signal, stop.set)
         log.info("worker.started", concurrency=args.concurrency)
         try:
-            await asyncio.gather(*(jobs.work() for _ in range(args.concurrency)))
+            await asyncio.gather(*(jobs.work(stop) for _ in range(args.concurrency)))
+            log.info("worker.stopped")
         finally:
             await llm.close()
             await embedder.stop()
@@ -262,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings.from_env()
         configure_logging(settings)
         args.handler(settings, args)
-    except (ConfigurationError, IncompatibleDatabase, NotFound) as error:
+    except (ConfigurationError, IncompatibleDatabase, NotFound, DatabaseUnavailable) as error:
         print(f"memory-service: {error.detail}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -56,6 +56,23 @@ LLM_LATENCY = Histogram(
     "memory_llm_request_duration_seconds",
     "Duration of one LLM request.",
     buckets=_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+JOB_QUEUE_DEPTH = Gauge(
+    "memory_ingest_queue_depth",
+    "Ingestion jobs waiting or running, by status.",
+    ["status"],
+    registry=REGISTRY,
+)
+JOB_QUEUE_OLDEST_AGE = Gauge(
+    "memory_ingest_queue_oldest_age_seconds",
+    "Age of the oldest ingestion job not yet done (0 when none).",
+    registry=REGISTRY,
+)
+DB_POOL_CONNECTIONS = Gauge(
+    "memory_db_pool_connections",
+    "Database pool connections by state (in_use, idle) and the configured maximum (max).",
+    ["state"],
     registry=REGISTRY,
 )
 INGEST_JOBS = Counter(

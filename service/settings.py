@@ -48,6 +48,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "5",
         "Seconds to wait for a connection or a query before answering 503.",
     ),
+    "MEMORY_DB_STARTUP_WAIT_S": (
+        "60",
+        "Seconds to wait at start for DATABASE_URL to accept connections (with backoff).",
+    ),
     "MEMORY_MAX_TEXT_CHARS": ("8000", "Longest memory text or message accepted."),
     "MEMORY_MAX_BATCH_ITEMS": ("100", "Most items in one batch add or one message list."),
     "MEMORY_MAX_BODY_BYTES": ("1048576", "Largest request body accepted, in bytes."),
@@ -108,6 +112,7 @@ class Settings:
     db_pool_min: int = 1
     db_pool_max: int = 10
     db_timeout_s: float = 5.0
+    db_startup_wait_s: float = 60.0
     max_text_chars: int = 8000
     max_batch_items: int = 100
     max_body_bytes: int = 1_048_576
@@ -170,6 +175,7 @@ class Settings:
             db_pool_min=reader.integer("MEMORY_DB_POOL_MIN", 1, minimum=0),
             db_pool_max=reader.integer("MEMORY_DB_POOL_MAX", 10, minimum=1),
             db_timeout_s=reader.number("MEMORY_DB_TIMEOUT_S", 5.0, minimum=0.1),
+            db_startup_wait_s=reader.number("MEMORY_DB_STARTUP_WAIT_S", 60.0, minimum=0.0),
             max_text_chars=reader.integer("MEMORY_MAX_TEXT_CHARS", 8000, minimum=1),
             max_batch_items=reader.integer("MEMORY_MAX_BATCH_ITEMS", 100, minimum=1),
             max_body_bytes=reader.integer("MEMORY_MAX_BODY_BYTES", 1_048_576, minimum=1024),

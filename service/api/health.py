@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from prometheus_client import generate_latest
 
 from service import metrics
+from service.api.metrics_refresh import refresh_gauges
 from service.api.problems import problem_responses
 from service.api.schemas import Health
 from service.errors import DatabaseUnavailable, NotReady
@@ -46,5 +47,6 @@ async def readyz(state: State) -> Health:
     tags=["operations"],
     media_type="text/plain; version=0.0.4",
 )
-async def prometheus_metrics() -> str:
+async def prometheus_metrics(state: State) -> str:
+    await refresh_gauges(state.database, state.ingest_jobs)
     return generate_latest(metrics.REGISTRY).decode()

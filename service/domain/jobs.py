@@ -61,6 +61,13 @@ class IngestJobs:
         outcome = await self._process(job)
         return outcome if isinstance(outcome, IngestResult) else Deferred(outcome)
 
+    async def refresh_metrics(self) -> None:
+        async with self._database.connection() as connection:
+            queued, running, oldest_s = await job_store.queue_stats(connection)
+        metrics.JOB_QUEUE_DEPTH.labels("queued").set(queued)
+        metrics.JOB_QUEUE_DEPTH.labels("running").set(running)
+        metrics.JOB_QUEUE_OLDEST_AGE.set(oldest_s)
+
     async def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:
         async with self._database.connection() as connection:
             job = await job_store.find_job(connection, tenant_id, job_id)
@@ -68,9 +75,11 @@ class IngestJobs:
             raise NotFound(f"no job with id {job_id} exists for this API key")
         return job
 
-    async def work(self, poll_interval_s: float = 1.0) -> None:
-        """Claim and process jobs until cancelled."""
-        while True:
+    async def work(self, stop: asyncio.Event | None = None, poll_interval_s: float = 1.0) -> None:
+        """Claim and process jobs until ``stop`` is set (the current job finishes first) or
+        the task is cancelled (the job keeps its lease and is retried when it expires)."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 async with self._database.transaction() as connection:
                     job = await job_store.claim_job(connection, self._lease_s)

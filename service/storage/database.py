@@ -30,6 +30,12 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.QueryCanceledError,
 )
 
+# While a server starts, it refuses connections or says it is starting up.
+_STARTUP_ERRORS: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS,
+    asyncpg.exceptions.InvalidCatalogNameError,
+)
+
 UNAVAILABLE_DETAIL = "The database is unreachable right now; retry shortly."
 
 
@@ -87,6 +93,13 @@ class Database:
         async with self.connection() as connection, connection.transaction():
             yield connection
 
+    def pool_usage(self) -> tuple[int, int, int]:
+        """(connections in use, idle connections, maximum) of the pool."""
+        if self._pool is None:
+            return 0, 0, self._max_size
+        idle = self._pool.get_idle_size()
+        return self._pool.get_size() - idle, idle, self._max_size
+
     async def is_reachable(self) -> bool:
         try:
             async with self.connection() as connection:
@@ -96,9 +109,32 @@ class Database:
         return True
 
 
-async def check_pgvector_installed(dsn: str) -> None:
-    """Fail start-up with an actionable message when the server lacks pgvector."""
-    connection = await asyncpg.connect(dsn, timeout=10)
+async def wait_for_database(dsn: str, timeout_s: float) -> asyncpg.Connection:
+    """Connect, retrying with backoff while the server is not up yet (e.g. pods starting
+    together); each wait is logged with the reason. Gives up after ``timeout_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    delay_s = 0.5
+    while True:
+        try:
+            return await asyncpg.connect(dsn, timeout=10)
+        except _STARTUP_ERRORS as error:
+            remaining_s = deadline - loop.time()
+            if remaining_s <= 0:
+                raise DatabaseUnavailable(
+                    f"could not reach the database at DATABASE_URL within {timeout_s:.0f} s: "
+                    f"{type(error).__name__}: {error}"
+                ) from None
+            log.warning(
+                "database.waiting", reason=f"{type(error).__name__}: {error}", retry_in_s=delay_s
+            )
+            await asyncio.sleep(min(delay_s, remaining_s))
+            delay_s = min(delay_s * 2, 10.0)
+
+
+async def check_pgvector_installed(dsn: str, wait_s: float = 60.0) -> None:
+    """Wait for the server, then fail start-up with an actionable message if it lacks pgvector."""
+    connection = await wait_for_database(dsn, wait_s)
     try:
         available = await connection.fetchval(
             "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"

@@ -120,6 +120,20 @@ async def fail_job(connection: asyncpg.Connection, job_id: uuid.UUID, error: str
     )
 
 
+async def queue_stats(connection: asyncpg.Connection) -> tuple[int, int, float]:
+    """(queued, running, age in seconds of the oldest unfinished job) over all tenants."""
+    row = await connection.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
+               count(*) FILTER (WHERE status = 'running') AS running,
+               coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_s
+        FROM ingest_jobs WHERE status IN ('queued', 'running')
+        """
+    )
+    assert row is not None  # noqa: S101  # an aggregate always returns a row
+    return row["queued"], row["running"], row["oldest_s"]
+
+
 async def find_job(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, job_id: uuid.UUID
 ) -> JobRecord | None:

@@ -168,4 +168,28 @@ def test_metrics_expose_requests_embeddings_and_search_without_tenant_data(
     assert "memory_http_request_duration_seconds_bucket" in text
     assert "memory_embedding_batch_size_count" in text
     assert 'memory_search_duration_seconds_count{strategy="exact"}' in text
+    assert 'memory_db_pool_connections{state="max"} 10.0' in text
     assert "uma-private-id" not in text and "saffron" not in text
+
+
+def test_start_waits_for_the_database_and_says_why(tmp_path: Path) -> None:
+    socket_dir = tmp_path / "nothing-listens-here"
+    socket_dir.mkdir()
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "keys", "list"],
+        env={
+            "DATABASE_URL": f"postgresql://postgres@/postgres?host={socket_dir}",
+            "MEMORY_DB_STARTUP_WAIT_S": "3",
+            "MEMORY_LOG_FORMAT": "json",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert time.monotonic() - started >= 3
+    assert '"event": "database.waiting"' in result.stderr
+    assert "could not reach the database at DATABASE_URL within 3 s" in result.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -329,6 +330,8 @@ def test_llm_usage_is_exposed_as_metrics(
     assert 'memory_llm_calls_total{outcome="server_error"}' in text
     assert 'memory_llm_tokens_total{kind="prompt"}' in text
     assert "memory_llm_request_duration_seconds_count" in text
+    assert 'memory_ingest_queue_depth{status="queued"}' in text
+    assert "memory_ingest_queue_oldest_age_seconds" in text
 
 
 def test_racing_updates_of_one_memory_lose_nothing(
@@ -462,3 +465,49 @@ def test_json_object_mode_for_endpoints_without_structured_outputs(
 
     assert llm.requests[0]["response_format"] == {"type": "json_object"}
     assert [r["memory"]["text"] for r in body["results"]] == ["Alice writes poetry"]
+
+
+def test_sigterm_lets_a_worker_finish_its_job_and_exit(
+    llm_server: LiveServer, llm: ScriptedLLM, embedder: Embedder, own_postgres: tuple[Path, str]
+) -> None:
+    _, dsn = own_postgres
+    api = start_server(replace(llm_server.settings, database_url=dsn, job_workers=0), dsn, embedder)
+    key = create_api_key(dsn, "sigterm-worker")
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "MEMORY_LLM_BASE_URL": llm.base_url,
+        "MEMORY_LOG_FORMAT": "json",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "service", "worker", "--concurrency", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        llm.script(
+            Reply(
+                answer={
+                    "decisions": [{"fact": "Alice bakes bread", "event": "ADD", "memory": None}]
+                },
+                delay_s=2,
+            )
+        )
+        with httpx.Client(base_url=api.base_url, headers={"X-API-Key": key}, timeout=30) as http:
+            job_id = say(http, "I bake bread on Sundays", **{"async": True}).json()["id"]
+            deadline = time.monotonic() + 90
+            while not llm.requests:
+                assert time.monotonic() < deadline, "the worker never called the LLM"
+                time.sleep(0.1)
+
+            worker.send_signal(signal.SIGTERM)  # while the LLM call is in flight
+            exit_code = worker.wait(timeout=30)
+            job = http.get(f"/v1/jobs/{job_id}").json()
+
+        assert exit_code == 0
+        assert job["status"] == "done"
+        assert job["attempts"] == 1
+    finally:
+        worker.kill()
+        api.stop()
