@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -21,6 +22,13 @@ from typing import Any
 import httpx
 
 from benchmarks.core_api import free_port, start_service
+from service.settings import SETTINGS_DOC
+
+HYBRID_SETTINGS = (
+    "MEMORY_HYBRID_RRF_K",
+    "MEMORY_HYBRID_KEYWORD_WEIGHT",
+    "MEMORY_HYBRID_CANDIDATES",
+)
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
@@ -70,7 +78,9 @@ def load(http: httpx.Client, user_id: str, memories: list[dict[str, Any]]) -> No
         http.post("/v1/memories/batch", json={"items": items}).raise_for_status()
 
 
-def evaluate(http: httpx.Client, samples: list[dict[str, Any]], corpus: str) -> dict[str, Any]:
+def evaluate(
+    http: httpx.Client, samples: list[dict[str, Any]], corpus: str, mode: str
+) -> dict[str, Any]:
     hits: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(KS, 0))
     counts: dict[str, int] = defaultdict(int)
     for sample in samples:
@@ -81,7 +91,8 @@ def evaluate(http: httpx.Client, samples: list[dict[str, Any]], corpus: str) -> 
             if category not in CATEGORIES:
                 continue
             response = http.post(
-                "/v1/search", json={"query": qa["question"], "user_id": user_id, "limit": max(KS)}
+                "/v1/search",
+                json={"query": qa["question"], "user_id": user_id, "limit": max(KS), "mode": mode},
             )
             response.raise_for_status()
             cited = [set(r["memory"]["metadata"]["dia_ids"]) for r in response.json()["results"]]
@@ -103,6 +114,7 @@ def evaluate(http: httpx.Client, samples: list[dict[str, Any]], corpus: str) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--modes", default="vector,keyword,hybrid", help="search modes to measure")
     args = parser.parse_args()
     samples = json.loads(args.data.read_text())
     with tempfile.TemporaryDirectory(prefix="memory-locomo-") as tmp:
@@ -116,18 +128,26 @@ def main() -> None:
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=60,
             ) as http:
-                results = {corpus: evaluate(http, samples, corpus) for corpus in CORPORA}
+                results = {
+                    f"{corpus}/{mode}": evaluate(http, samples, corpus, mode)
+                    for corpus in CORPORA
+                    for mode in args.modes.split(",")
+                }
         finally:
             process.terminate()
             process.wait(timeout=60)
-    print(f"{'corpus':<13} {'questions':<16} {'n':>4}  R@1    R@5    R@10")
+    print(f"{'corpus/mode':<21} {'questions':<12} {'n':>4}  R@1    R@5    R@10")
     for corpus, by_category in results.items():
         for name, row in by_category.items():
             print(
-                f"{corpus:<13} {name:<16} {row['questions']:>4}  "
+                f"{corpus:<21} {name:<12} {row['questions']:>4}  "
                 f"{row['R@1']:.3f}  {row['R@5']:.3f}  {row['R@10']:.3f}"
             )
-    settings = {"search": "vector (cosine, exact within the scope)", "model": "all-MiniLM-L6-v2"}
+    settings = {
+        "model": os.environ.get("MEMORY_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
+        **{name: os.environ.get(name, SETTINGS_DOC[name][0]) for name in HYBRID_SETTINGS},
+    }
+    print("settings:", ", ".join(f"{name}={value}" for name, value in settings.items()))
     output = Path(".bench/locomo.json")
     output.parent.mkdir(exist_ok=True)
     output.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")

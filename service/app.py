@@ -29,7 +29,7 @@ from service.domain.api_keys import ApiKeyService
 from service.domain.ingest import IngestPipeline
 from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
-from service.domain.search import SearchService
+from service.domain.search import HybridSettings, SearchService
 from service.settings import Settings
 from service.storage.database import Database
 from service.storage.migrations import ensure_schema_is_current
@@ -112,6 +112,11 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
                 embedder,
                 exact_max_rows=settings.exact_search_max_rows,
                 ef_search=settings.hnsw_ef_search,
+                hybrid=HybridSettings(
+                    rrf_k=settings.hybrid_rrf_k,
+                    keyword_weight=settings.hybrid_keyword_weight,
+                    candidates=settings.hybrid_candidates,
+                ),
             ),
             "ingest_jobs": ingest_jobs,
             "shutting_down": False,

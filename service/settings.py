@@ -60,6 +60,12 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "Scopes up to this many memories are searched exactly; larger ones use the HNSW index.",
     ),
     "MEMORY_HNSW_EF_SEARCH": ("200", "HNSW candidate list size for index searches."),
+    "MEMORY_HYBRID_RRF_K": ("60", "k of reciprocal-rank fusion in hybrid search."),
+    "MEMORY_HYBRID_KEYWORD_WEIGHT": (
+        "1.0",
+        "Weight of the keyword ranking against the vector ranking (1.0) in hybrid search.",
+    ),
+    "MEMORY_HYBRID_CANDIDATES": ("50", "Results taken from each ranking before fusing."),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",
         "With infer=true, a text at least this similar to a memory in its scope is not stored.",
@@ -118,6 +124,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     exact_search_max_rows: int = 20_000
     hnsw_ef_search: int = 200
+    hybrid_rrf_k: float = 60.0
+    hybrid_keyword_weight: float = 1.0
+    hybrid_candidates: int = 50
     near_duplicate_similarity: float = 0.95
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -181,6 +190,9 @@ class Settings:
             max_body_bytes=reader.integer("MEMORY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
             exact_search_max_rows=reader.integer("MEMORY_EXACT_SEARCH_MAX_ROWS", 20_000, minimum=0),
             hnsw_ef_search=reader.integer("MEMORY_HNSW_EF_SEARCH", 200, minimum=10),
+            hybrid_rrf_k=reader.number("MEMORY_HYBRID_RRF_K", 60.0, minimum=0.0),
+            hybrid_keyword_weight=reader.number("MEMORY_HYBRID_KEYWORD_WEIGHT", 1.0, minimum=0.0),
+            hybrid_candidates=reader.integer("MEMORY_HYBRID_CANDIDATES", 50, minimum=1),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
             ),

@@ -142,6 +142,13 @@ class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    mode: Annotated[
+        Literal["vector", "keyword", "hybrid"],
+        msgspec.Meta(
+            description="vector: meaning only; keyword: full-text match of the query's words; "
+            "hybrid (default): both rankings fused (reciprocal-rank fusion)."
+        ),
+    ] = "hybrid"
 
 
 class MemoryOut(msgspec.Struct):
@@ -271,10 +278,14 @@ class SearchResult(msgspec.Struct):
 
 
 class SearchResponse(msgspec.Struct):
-    """Results, best first. ``strategy`` says whether the scope was ranked exactly or by index."""
+    """Results, most relevant first (``score`` is each one's cosine similarity to the query).
+
+    ``strategy`` says whether the scope was ranked exactly or through the vector index.
+    """
 
     results: list[SearchResult]
     strategy: Literal["exact", "hnsw"]
+    mode: Literal["vector", "keyword", "hybrid"]
 
 
 class Health(msgspec.Struct, omit_defaults=True):

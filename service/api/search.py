@@ -36,8 +36,10 @@ class SearchController(Controller):
             parse_filter(data.filters),
             data.limit,
             data.threshold,
+            data.mode,
         )
         return SearchResponse(
             results=[SearchResult.of(hit) for hit in hits],
             strategy=plan.strategy,  # type: ignore[arg-type]  # SearchPlan names one of the two
+            mode=plan.mode,
         )

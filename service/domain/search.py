@@ -10,30 +10,51 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 from service import metrics
 from service.adapters.embedder import Embedder
+from service.domain.fusion import Ranking, reciprocal_rank_fusion
 from service.errors import InvalidRequest
 from service.models import FilterNode, Scope, SearchHit
 from service.storage import memories as store
 from service.storage.database import Database
+
+SearchMode = Literal["vector", "keyword", "hybrid"]
 
 
 @dataclass(frozen=True, slots=True)
 class SearchPlan:
     """How a search ran, reported back so that callers can see it."""
 
-    strategy: str  # "exact" or "hnsw"
+    strategy: str  # "exact" or "hnsw": how the vector side ranked the scope
+    mode: SearchMode
+
+
+@dataclass(frozen=True, slots=True)
+class HybridSettings:
+    """Fusion of the vector and keyword rankings (reciprocal-rank fusion)."""
+
+    rrf_k: float = 60.0
+    keyword_weight: float = 1.0
+    candidates: int = 50  # taken from each ranking before fusing
 
 
 class SearchService:
     def __init__(
-        self, database: Database, embedder: Embedder, *, exact_max_rows: int, ef_search: int
+        self,
+        database: Database,
+        embedder: Embedder,
+        *,
+        exact_max_rows: int,
+        ef_search: int,
+        hybrid: HybridSettings | None = None,
     ) -> None:
         self._database = database
         self._embedder = embedder
         self._exact_max_rows = exact_max_rows
         self._ef_search = ef_search
+        self._hybrid = hybrid or HybridSettings()
 
     async def search(
         self,
@@ -43,26 +64,43 @@ class SearchService:
         filters: FilterNode | None,
         limit: int,
         threshold: float | None,
+        mode: SearchMode = "hybrid",
     ) -> tuple[list[SearchHit], SearchPlan]:
         """The ``limit`` closest memories, best first, each scoring at least ``threshold``."""
         if scope.is_empty:
             raise InvalidRequest("a search needs a scope: give user_id, agent_id and/or run_id")
         started = time.perf_counter()
         vector = await self._embedder.embed_one(query)
+        # Hybrid takes more candidates from each side than it returns, then fuses them.
+        depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
         async with self._database.transaction() as connection:
             size = await store.count_scope_up_to(
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )
-            if size <= self._exact_max_rows:
-                plan = SearchPlan("exact")
-                hits = await store.search_exact(
-                    connection, tenant_id, scope, filters, vector, limit
+            plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
+            dense: list[SearchHit] = []
+            if mode != "keyword" and plan.strategy == "exact":
+                dense = await store.search_exact(
+                    connection, tenant_id, scope, filters, vector, depth
                 )
-            else:
-                plan = SearchPlan("hnsw")
-                hits = await store.search_with_index(
-                    connection, tenant_id, scope, filters, vector, limit, self._ef_search
+            elif mode != "keyword":
+                dense = await store.search_with_index(
+                    connection, tenant_id, scope, filters, vector, depth, self._ef_search
                 )
+            sparse: list[SearchHit] = []
+            text_ranks: list[float] = []
+            if mode != "vector":
+                sparse, text_ranks = await store.search_keyword(
+                    connection, tenant_id, scope, filters, query, vector, depth
+                )
+        if mode == "hybrid":
+            hits = reciprocal_rank_fusion(
+                [Ranking(dense), Ranking(sparse, self._hybrid.keyword_weight, text_ranks)],
+                self._hybrid.rrf_k,
+                limit,
+            )
+        else:
+            hits = (dense or sparse)[:limit]
         metrics.SEARCH_LATENCY.labels(plan.strategy).observe(time.perf_counter() - started)
         if threshold is not None:
             # Hits arrive best first, so dropping the tail keeps the true top-k above threshold.

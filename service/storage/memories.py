@@ -352,6 +352,44 @@ async def search_with_index(
     )
 
 
+async def search_keyword(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    text: str,
+    query: Vector,
+    limit: int,
+) -> tuple[list[SearchHit], list[float]]:
+    """Full-text matches of any of the query's words, best ``ts_rank_cd`` first, and their ranks.
+
+    The query's words are stemmed like the content and ORed: a question shares some words
+    with the memory that answers it, rarely all of them. Hit scores are cosine similarity;
+    the second list holds each hit's text rank, so that callers can see ties.
+    """
+    params = SqlParameters(tenant_id)
+    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
+    terms = params.add(text)
+    rows = await connection.fetch(
+        f"""
+        WITH terms AS (
+            SELECT to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
+                   AS query
+            FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
+        )
+        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance,
+               ts_rank_cd(content_terms, terms.query) AS text_rank
+        FROM memories, terms
+        WHERE {where} AND content_terms @@ terms.query
+        ORDER BY text_rank DESC, id
+        LIMIT {params.add(limit)}
+        """,
+        *params.values,
+    )
+    hits = [SearchHit(_memory(row), 1.0 - float(row["distance"])) for row in rows]
+    return hits, [float(row["text_rank"]) for row in rows]
+
+
 async def _ranked(
     connection: asyncpg.Connection, sql: str, values: Sequence[Any]
 ) -> list[SearchHit]:

@@ -184,3 +184,24 @@ def test_concurrent_searches_share_embedding_passes(
     assert statuses == [200] * 24
     passes = live_server.embedder.stats.forward_passes - before
     assert passes < 24, f"{passes} forward passes for 24 concurrent queries: no micro-batching"
+
+
+def test_keyword_mode_finds_rare_words_and_hybrid_is_the_default(
+    client: httpx.Client, alice: dict[str, str]
+) -> None:
+    keyword = client.post(
+        "/v1/search",
+        json={"query": "radiohead concert tickets", "user_id": "alice", "mode": "keyword"},
+    ).json()
+    hybrid = client.post(
+        "/v1/search", json={"query": "radiohead concert tickets", "user_id": "alice"}
+    ).json()
+    vector = client.post(
+        "/v1/search", json={"query": "radiohead", "user_id": "alice", "mode": "vector"}
+    ).json()
+
+    assert keyword["mode"] == "keyword"
+    assert texts(keyword["results"]) == ["Alice's favourite band is Radiohead"]
+    assert hybrid["mode"] == "hybrid"
+    assert texts(hybrid["results"])[0] == "Alice's favourite band is Radiohead"
+    assert vector["mode"] == "vector" and len(vector["results"]) == 4
