@@ -10,19 +10,16 @@ writes the figures (and the settings they ran with) to .bench/core_api.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchmarks.harness import percentile, report, running_service
 
 NAMES = ["Alice", "Bob", "Carla", "Dmitri", "Emeka", "Fatima", "Goro", "Hana", "Ivan", "Jun"]
 VERBS = ["likes", "avoids", "collects", "talks about", "dreams of", "bought", "lost", "fixed"]
@@ -58,55 +55,9 @@ def question(rng: random.Random, index: int) -> str:
     return f"What does {rng.choice(NAMES)} think about {rng.choice(THINGS)}? ({index})"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def start_service(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MEMORY_DATA_DIR": str(data_dir), "MEMORY_LOG_LEVEL": "warning"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    process.kill()
-    raise SystemExit("the service did not become ready within 120 s")
-
-
 def run(memories: int, searches: int, users: int) -> dict[str, Any]:
-    rng = random.Random(42)
-    with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
-        data_dir = Path(tmp)
-        port = free_port()
-        process = start_service(data_dir, port)
-        try:
-            key = (data_dir / "dev-api-key").read_text().strip()
-            with httpx.Client(
-                base_url=f"http://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=60,
-            ) as http:
-                return measure(http, rng, memories, searches, users)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with running_service() as http:
+        return measure(http, random.Random(42), memories, searches, users)
 
 
 def measure(
@@ -169,14 +120,7 @@ def main() -> None:
         ("add, single requests (memories/s)", f"{results['add_single_per_s']}"),
         (f"add, batches of {results['batch_size']} (memories/s)", f"{results['add_batch_per_s']}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}} | value")
-    print(f"{'-' * width}-|-------")
-    for name, value in rows:
-        print(f"{name:<{width}} | {value}")
-    output = Path(".bench/core_api.json")
-    output.parent.mkdir(exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    report(rows, results, "core_api")
 
 
 if __name__ == "__main__":

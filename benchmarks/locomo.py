@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.core_api import free_port, start_service
+from benchmarks.harness import running_service
 from service.settings import SETTINGS_DOC
 
 HYBRID_SETTINGS = (
@@ -117,25 +116,12 @@ def main() -> None:
     parser.add_argument("--modes", default="vector,keyword,hybrid", help="search modes to measure")
     args = parser.parse_args()
     samples = json.loads(args.data.read_text())
-    with tempfile.TemporaryDirectory(prefix="memory-locomo-") as tmp:
-        data_dir = Path(tmp)
-        port = free_port()
-        process = start_service(data_dir, port)
-        try:
-            key = (data_dir / "dev-api-key").read_text().strip()
-            with httpx.Client(
-                base_url=f"http://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=60,
-            ) as http:
-                results = {
-                    f"{corpus}/{mode}": evaluate(http, samples, corpus, mode)
-                    for corpus in CORPORA
-                    for mode in args.modes.split(",")
-                }
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with running_service() as http:
+        results = {
+            f"{corpus}/{mode}": evaluate(http, samples, corpus, mode)
+            for corpus in CORPORA
+            for mode in args.modes.split(",")
+        }
     print(f"{'corpus/mode':<21} {'questions':<12} {'n':>4}  R@1    R@5    R@10")
     for corpus, by_category in results.items():
         for name, row in by_category.items():

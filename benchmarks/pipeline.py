@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import statistics
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.core_api import free_port, percentile, start_service
+from benchmarks.harness import percentile, report, running_service
 
 ATTRIBUTES = {
     "favourite colour": ["blue", "green", "red", "yellow", "purple"],
@@ -159,28 +157,12 @@ def expected_state(plan: list[tuple[str, str]]) -> dict[str, set[str]]:
 
 
 def run(users: int, adds_per_user: int) -> dict[str, Any]:
-    import tempfile  # noqa: PLC0415
-
     llm = RuleBasedLLM()
     plan = workload(users, adds_per_user, random.Random(7))
-    os.environ["MEMORY_LLM_BASE_URL"] = llm.base_url
-    os.environ["MEMORY_LLM_MODEL"] = "rule-based"
+    llm_env = {"MEMORY_LLM_BASE_URL": llm.base_url, "MEMORY_LLM_MODEL": "rule-based"}
     try:
-        with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
-            data_dir = Path(tmp)
-            port = free_port()
-            process = start_service(data_dir, port)
-            try:
-                key = (data_dir / "dev-api-key").read_text().strip()
-                with httpx.Client(
-                    base_url=f"http://127.0.0.1:{port}",
-                    headers={"Authorization": f"Bearer {key}"},
-                    timeout=60,
-                ) as http:
-                    return replay(http, plan)
-            finally:
-                process.terminate()
-                process.wait(timeout=60)
+        with running_service(llm_env) as http:
+            return replay(http, plan)
     finally:
         llm.close()
 
@@ -248,14 +230,7 @@ def main() -> None:
             str(results["users_whose_final_memories_differ_from_expected"]),
         ),
     ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure':<{width}} | value")
-    print(f"{'-' * width}-|-------")
-    for name, value in rows:
-        print(f"{name:<{width}} | {value}")
-    output = Path(".bench/pipeline.json")
-    output.parent.mkdir(exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    report(rows, results, "pipeline")
 
 
 if __name__ == "__main__":

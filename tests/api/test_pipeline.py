@@ -392,26 +392,30 @@ def test_racing_adds_of_the_same_fact_store_it_once(
     assert len(llm_client.get("/v1/memories", params={"user_id": "alice"}).json()["memories"]) == 1
 
 
+def start_worker_process(dsn: str, llm: ScriptedLLM, **settings: str) -> subprocess.Popen[bytes]:
+    """`memory-service worker` in its own process, on ``dsn``, with the scripted LLM."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "MEMORY_LLM_BASE_URL": llm.base_url,
+        "MEMORY_LOG_FORMAT": "json",
+        **settings,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "worker", "--concurrency", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def test_a_job_whose_worker_was_killed_is_finished_by_another(
     llm_server: LiveServer, llm: ScriptedLLM, embedder: Embedder, own_postgres: tuple[Path, str]
 ) -> None:
     _, dsn = own_postgres
     api = start_server(replace(llm_server.settings, database_url=dsn, job_workers=0), dsn, embedder)
     key = create_api_key(dsn, "killed-worker")
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "MEMORY_LLM_BASE_URL": llm.base_url,
-        "MEMORY_LLM_TIMEOUT_S": "60",
-        "MEMORY_JOB_LEASE_S": "3",
-        "MEMORY_LOG_FORMAT": "json",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "service", "worker", "--concurrency", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker_process(dsn, llm, MEMORY_LLM_TIMEOUT_S="60", MEMORY_JOB_LEASE_S="3")
     second: LiveServer | None = None
     try:
         # The first worker gets stuck in its LLM call and is killed there.
@@ -473,18 +477,7 @@ def test_sigterm_lets_a_worker_finish_its_job_and_exit(
     _, dsn = own_postgres
     api = start_server(replace(llm_server.settings, database_url=dsn, job_workers=0), dsn, embedder)
     key = create_api_key(dsn, "sigterm-worker")
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "MEMORY_LLM_BASE_URL": llm.base_url,
-        "MEMORY_LOG_FORMAT": "json",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "service", "worker", "--concurrency", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = start_worker_process(dsn, llm)
     try:
         llm.script(
             Reply(

@@ -1,0 +1,89 @@
+"""What every benchmark shares: a fresh service over HTTP, percentiles, a printed table."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+@contextmanager
+def running_service(extra_env: Mapping[str, str] | None = None) -> Iterator[httpx.Client]:
+    """`memory-service serve` on a fresh embedded Postgres in a temporary directory, and an
+    authenticated client for it; everything is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
+        data_dir = Path(tmp)
+        port = free_port()
+        env = {
+            **os.environ,
+            **(extra_env or {}),
+            "MEMORY_DATA_DIR": str(data_dir),
+            "MEMORY_LOG_LEVEL": "warning",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_until_ready(port, process)
+            key = (data_dir / "dev-api-key").read_text().strip()
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            ) as http:
+                yield http
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the service exited with code {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    process.kill()
+    raise SystemExit("the service did not become ready within 120 s")
+
+
+def report(rows: list[tuple[str, str]], results: dict[str, Any], name: str) -> None:
+    """Print a two-column table and write the figures to .bench/<name>.json."""
+    width = max(len(label) for label, _ in rows)
+    print(f"{'measure':<{width}} | value")
+    print(f"{'-' * width}-|-------")
+    for label, value in rows:
+        print(f"{label:<{width}} | {value}")
+    output = Path(".bench") / f"{name}.json"
+    output.parent.mkdir(exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
