@@ -37,6 +37,7 @@ from service.domain.prompting import (
 )
 from service.errors import Conflict
 from service.models import Memory, Metadata, NewMemory, Scope, SearchHit, Vector
+from service.storage import ingested as ingested_store
 from service.storage import jobs as job_store
 from service.storage import memories as store
 from service.storage.database import Database
@@ -148,6 +149,13 @@ class IngestPipeline:
         result: IngestResult,
     ) -> None:
         user_texts = [turn.content for turn in request.turns if turn.role == "user"]
+        repeated = await self._results_of_repeated_messages(tenant_id, request.scope, user_texts)
+        if repeated is not None:
+            # Certain: these exact messages were ingested before and everything they led to
+            # is still as they left it; extracting them again would change nothing.
+            result.outcomes = [FactOutcome("NONE", memory) for memory in repeated]
+            await self._finish(tenant_id, request, job_id, result, [])
+            return
         neighbours = await self._neighbours(tenant_id, request.scope, user_texts)
         if user_texts and all(
             hits and hits[0].score >= self._near_duplicate for hits in neighbours
@@ -168,6 +176,26 @@ class IngestPipeline:
         )
         planned = await self._plan(answer.decisions, candidates, result)
         await self._finish(tenant_id, request, job_id, result, planned)
+
+    async def _results_of_repeated_messages(
+        self, tenant_id: uuid.UUID, scope: Scope, texts: list[str]
+    ) -> list[Memory] | None:
+        if not texts:
+            return None
+        memory_ids: dict[uuid.UUID, None] = {}
+        async with self._database.connection() as connection:
+            for text in texts:
+                ids = await ingested_store.unchanged_results_of(
+                    connection, tenant_id, scope, content_hash(text)
+                )
+                if ids is None:
+                    return None
+                memory_ids.update(dict.fromkeys(ids))
+            found = [
+                await store.find_memory(connection, tenant_id, memory_id)
+                for memory_id in memory_ids
+            ]
+        return [memory for memory in found if memory is not None]
 
     async def _neighbours(
         self, tenant_id: uuid.UUID, scope: Scope, texts: list[str]
@@ -247,6 +275,14 @@ class IngestPipeline:
                 outcome = await self._apply(connection, tenant_id, request, item)
                 if outcome is not None:
                     result.outcomes.append(outcome)
+            if _is_safely_repeatable(result):
+                await ingested_store.record_ingested(
+                    connection,
+                    tenant_id,
+                    request.scope,
+                    [content_hash(t.content) for t in request.turns if t.role == "user"],
+                    [(o.memory, content_hash(o.memory.text)) for o in result.outcomes],
+                )
             if job_id is not None:
                 await job_store.complete_job(connection, job_id, result_to_json(result))
 
@@ -329,6 +365,17 @@ class IngestPipeline:
             llm_model=self._llm.model,
             prompt_version=PROMPT_VERSION,
         )
+
+
+def _is_safely_repeatable(result: IngestResult) -> bool:
+    """Whether sending the same messages again is certain to change nothing while the
+    memories they led to stay as they are. Not so for messages that deleted something or led
+    to nothing: "I don't have a car any more" must act again once a new car is remembered."""
+    return (
+        bool(result.outcomes)
+        and not result.rejected
+        and all(outcome.event != "DELETE" for outcome in result.outcomes)
+    )
 
 
 def _subject(scope: Scope) -> str:

@@ -504,3 +504,42 @@ def test_sigterm_lets_a_worker_finish_its_job_and_exit(
     finally:
         worker.kill()
         api.stop()
+
+
+def test_a_repeated_message_needs_no_llm_call_until_its_memories_change(
+    llm_client: httpx.Client, llm: ScriptedLLM
+) -> None:
+    llm.script(decisions(("Alice's favourite food is ramen", "ADD", None)))
+    first = say(llm_client, "Ramen is my favourite food").json()
+    memory_id = first["results"][0]["memory"]["id"]
+
+    again = say(llm_client, "Ramen is my favourite food").json()
+
+    assert len(llm.requests) == 1
+    assert again["llm_used"] is False
+    assert [(r["event"], r["memory"]["id"]) for r in again["results"]] == [("NONE", memory_id)]
+
+    # Once what it led to has changed, the same message is a new statement again.
+    llm_client.patch(f"/v1/memories/{memory_id}", json={"text": "Alice's favourite food is pho"})
+    llm.script(decisions(("Alice's favourite food is ramen", "UPDATE", 0)))
+    third = say(llm_client, "Ramen is my favourite food").json()
+
+    assert len(llm.requests) == 2
+    assert [(r["event"], r["previous_text"]) for r in third["results"]] == [
+        ("UPDATE", "Alice's favourite food is pho")
+    ]
+
+
+def test_a_repeated_retraction_acts_again(llm_client: httpx.Client, llm: ScriptedLLM) -> None:
+    add_text(llm_client, "Alice owns a Volvo")
+    llm.script(decisions(("Alice no longer owns a car", "DELETE", 0)))
+    say(llm_client, "I sold my car, I don't have one any more")
+    add_text(llm_client, "Alice owns a Fiat")
+    llm.script(decisions(("Alice no longer owns a car", "DELETE", 0)))
+
+    again = say(llm_client, "I sold my car, I don't have one any more").json()
+
+    assert len(llm.requests) == 2
+    assert [(r["event"], r["previous_text"]) for r in again["results"]] == [
+        ("DELETE", "Alice owns a Fiat")
+    ]
