@@ -35,7 +35,7 @@ from service.api.schemas import (
     UpdateMemoryRequest,
 )
 from service.domain.filters import parse_filter
-from service.domain.ingest import IngestRequest, result_to_json
+from service.domain.ingest_results import IngestRequest, result_to_json
 from service.domain.jobs import Deferred, IngestJobs
 from service.domain.memories import MemoryService, TextToAdd
 from service.domain.prompting import Turn

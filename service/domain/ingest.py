@@ -17,82 +17,38 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import asyncpg
 import numpy as np
 
 from service.adapters.embedder import Embedder
-from service.adapters.llm import ChatJsonClient, LlmUsage
+from service.adapters.llm import ChatJsonClient
+from service.domain.ingest_results import (
+    FactOutcome,
+    IngestRequest,
+    IngestResult,
+    RejectedDecision,
+    result_to_json,
+)
 from service.domain.memories import content_hash
 from service.domain.prompting import (
     ANSWER_SCHEMA,
     PROMPT_VERSION,
     Decision,
     MemoryUpdateAnswer,
-    Turn,
     system_prompt,
     user_prompt,
 )
 from service.errors import Conflict
-from service.models import Memory, Metadata, NewMemory, Scope, SearchHit, Vector
+from service.models import Memory, NewMemory, Scope, SearchHit, Vector
 from service.storage import ingested as ingested_store
 from service.storage import jobs as job_store
 from service.storage import memories as store
 from service.storage.database import Database
 
-Event = Literal["ADD", "UPDATE", "DELETE", "NONE"]
 LLM_ACTOR = "llm"
 MAX_ATTEMPTS_ON_STALE = 3
-
-
-@dataclass(frozen=True, slots=True)
-class IngestRequest:
-    scope: Scope
-    turns: list[Turn]
-    metadata: Metadata
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scope": {
-                "user_id": self.scope.user_id,
-                "agent_id": self.scope.agent_id,
-                "run_id": self.scope.run_id,
-            },
-            "turns": [turn.to_json() for turn in self.turns],
-            "metadata": self.metadata,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> IngestRequest:
-        return cls(
-            Scope(**raw["scope"]), [Turn.from_json(t) for t in raw["turns"]], raw["metadata"]
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FactOutcome:
-    event: Event
-    memory: Memory
-    fact: str | None = None
-    previous_text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedDecision:
-    fact: str
-    event: str
-    reason: str
-
-
-@dataclass(slots=True)
-class IngestResult:
-    outcomes: list[FactOutcome] = field(default_factory=list)
-    rejected: list[RejectedDecision] = field(default_factory=list)
-    llm_used: bool = False
-    usage: LlmUsage = field(default_factory=LlmUsage)
-    prompt_version: str | None = None
 
 
 class StaleCandidates(Exception):
@@ -394,42 +350,3 @@ def _merge_candidates(neighbours: list[list[SearchHit]], cap: int) -> list[Memor
                 best[hit.memory.id] = hit
     ranked = sorted(best.values(), key=lambda hit: hit.score, reverse=True)
     return [hit.memory for hit in ranked[:cap]]
-
-
-def _memory_json(memory: Memory) -> dict[str, Any]:
-    return {
-        "id": str(memory.id),
-        "text": memory.text,
-        "user_id": memory.scope.user_id,
-        "agent_id": memory.scope.agent_id,
-        "run_id": memory.scope.run_id,
-        "metadata": memory.metadata,
-        "created_at": memory.created_at.isoformat(),
-        "updated_at": memory.updated_at.isoformat(),
-    }
-
-
-def result_to_json(result: IngestResult) -> dict[str, Any]:
-    """The add response, as stored with a finished job (same shape as the HTTP answer)."""
-    return {
-        "results": [
-            {
-                "event": outcome.event,
-                "memory": _memory_json(outcome.memory),
-                "fact": outcome.fact,
-                "previous_text": outcome.previous_text,
-            }
-            for outcome in result.outcomes
-        ],
-        "rejected": [
-            {"fact": r.fact, "event": r.event, "reason": r.reason} for r in result.rejected
-        ],
-        "llm_used": result.llm_used,
-        "usage": {
-            "llm_calls": result.usage.calls,
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "llm_latency_ms": round(result.usage.latency_ms, 2),
-        },
-        "prompt_version": result.prompt_version,
-    }

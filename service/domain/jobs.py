@@ -13,7 +13,8 @@ import structlog
 
 from service import metrics
 from service.adapters.llm import LlmFailure
-from service.domain.ingest import IngestPipeline, IngestRequest, IngestResult
+from service.domain.ingest import IngestPipeline
+from service.domain.ingest_results import IngestRequest, IngestResult
 from service.errors import NotFound
 from service.storage import jobs as job_store
 from service.storage.database import Database
