@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,11 @@ class Scope:
     @property
     def is_empty(self) -> bool:
         return self.user_id is None and self.agent_id is None and self.run_id is None
+
+    @property
+    def key(self) -> str:
+        """One string per exact scope (JSON, so no id can make two scopes look alike)."""
+        return json.dumps([self.user_id, self.agent_id, self.run_id])
 
     def items(self) -> list[tuple[str, str]]:
         """The given (field, value) pairs, in a fixed order."""

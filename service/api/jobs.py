@@ -11,8 +11,7 @@ from litestar.di import Provide
 from service.api.dependencies import provide_ingest_jobs
 from service.api.problems import problem_responses
 from service.api.schemas import AddMemoryResponse, IngestJob
-from service.domain.jobs import IngestJobs
-from service.errors import NotFound
+from service.domain.jobs import IngestJobs, job_not_found
 from service.storage.jobs import JobRecord
 from service.storage.tenants import Tenant
 
@@ -43,6 +42,6 @@ class JobsController(Controller):
     async def get_job(
         self, job_id: uuid.UUID, tenant: Tenant, jobs: IngestJobs | None
     ) -> IngestJob:
-        if jobs is None:
-            raise NotFound(f"no job with id {job_id} exists for this API key")
+        if jobs is None:  # no LLM configured: no job was ever created
+            raise job_not_found(job_id)
         return job_out(await jobs.get(tenant.id, job_id))

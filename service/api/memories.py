@@ -37,7 +37,7 @@ from service.api.schemas import (
 from service.domain.filters import parse_filter
 from service.domain.ingest_results import IngestRequest, result_to_json
 from service.domain.jobs import Deferred, IngestJobs
-from service.domain.memories import MemoryService, TextToAdd
+from service.domain.memories import MemoryService, TextToAdd, remembered_roles
 from service.domain.prompting import Turn
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope
@@ -97,10 +97,8 @@ class MemoriesController(Controller):
                 "'async' needs infer=true and an LLM (MEMORY_LLM_BASE_URL); "
                 "without one, adds complete in the request"
             )
-        # No LLM: keep what the user said (infer) or every non-system turn (infer=false).
-        roles = ("user",) if data.infer else ("user", "assistant")
-        texts = [turn.content for turn in turns if turn.role in roles]
-        items = [TextToAdd(text, scope, data.metadata) for text in texts]
+        roles = remembered_roles(data.infer)
+        items = [TextToAdd(t.content, scope, data.metadata) for t in turns if t.role in roles]
         outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
         return Response(_add_response(outcomes), status_code=201)
 
@@ -256,9 +254,7 @@ def _turns(data: AddMemoryRequest, settings: Settings) -> list[Turn]:
         raise InvalidRequest(f"'messages' holds 1 to {settings.max_batch_items} messages")
     for message in messages:
         _check_text(message.content, settings)
-    # System prompts describe the assistant, not the user: never remembered. With infer
-    # (LLM or not) only the user's words are facts; infer=false keeps assistant turns too.
-    roles = ("user",) if data.infer else ("user", "assistant")
+    roles = remembered_roles(data.infer)
     if not any(message.role in roles for message in messages):
         raise InvalidRequest(f"no message with role {' or '.join(roles)} to remember")
     return [

@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from service import errors
@@ -91,7 +91,10 @@ def handle_http_exception(
 ) -> Response[Problem]:
     field_errors = None
     detail = error.detail
-    if isinstance(error, ValidationException):
+    if isinstance(error, NotFoundException):
+        # Raised by routing, before any handler: say what could be wrong with the URL.
+        detail = "No resource at this path: check the URL; memory and job ids are UUIDs."
+    elif isinstance(error, ValidationException):
         field_errors = [
             _field_error(item) for item in (error.extra or []) if isinstance(item, dict)
         ]

@@ -104,7 +104,7 @@ class IngestPipeline:
         job_id: uuid.UUID | None,
         result: IngestResult,
     ) -> None:
-        user_texts = [turn.content for turn in request.turns if turn.role == "user"]
+        user_texts = request.user_texts
         repeated = await self._results_of_repeated_messages(tenant_id, request.scope, user_texts)
         if repeated is not None:
             # Certain: these exact messages were ingested before and everything they led to
@@ -236,7 +236,7 @@ class IngestPipeline:
                     connection,
                     tenant_id,
                     request.scope,
-                    [content_hash(t.content) for t in request.turns if t.role == "user"],
+                    [content_hash(text) for text in request.user_texts],
                     [(o.memory, content_hash(o.memory.text)) for o in result.outcomes],
                 )
             if job_id is not None:

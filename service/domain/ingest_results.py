@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from service.adapters.llm import LlmUsage
+from service.domain.memories import remembered_roles
 from service.domain.prompting import Turn
 from service.models import Memory, Metadata, Scope
 
@@ -19,6 +20,12 @@ class IngestRequest:
     scope: Scope
     turns: list[Turn]
     metadata: Metadata
+
+    @property
+    def user_texts(self) -> list[str]:
+        """What the user said: the only turns facts are drawn from."""
+        roles = remembered_roles(infer=True)
+        return [turn.content for turn in self.turns if turn.role in roles]
 
     def to_json(self) -> dict[str, Any]:
         return {

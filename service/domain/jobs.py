@@ -25,6 +25,10 @@ log = structlog.get_logger(__name__)
 MAX_BACKOFF_S = 300.0
 
 
+def job_not_found(job_id: uuid.UUID) -> NotFound:
+    return NotFound(f"no job with id {job_id} exists for this API key")
+
+
 @dataclass(frozen=True, slots=True)
 class Deferred:
     """The add could not finish now; its job will be retried. ``job.last_error`` says why."""
@@ -73,7 +77,7 @@ class IngestJobs:
         async with self._database.connection() as connection:
             job = await job_store.find_job(connection, tenant_id, job_id)
         if job is None:
-            raise NotFound(f"no job with id {job_id} exists for this API key")
+            raise job_not_found(job_id)
         return job
 
     async def work(self, stop: asyncio.Event | None = None, poll_interval_s: float = 1.0) -> None:

@@ -29,6 +29,12 @@ from service.storage.database import Database
 CLIENT_ACTOR = "client"
 
 
+def remembered_roles(infer: bool) -> tuple[str, ...]:
+    """Which chat turns hold facts to keep. System prompts describe the assistant, not the
+    user, so they never count; with infer only the user's own words are facts."""
+    return ("user",) if infer else ("user", "assistant")
+
+
 def normalise_text(text: str) -> str:
     """What "the same text" means for duplicates: Unicode-normalised, case and spacing folded."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

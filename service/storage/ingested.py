@@ -9,10 +9,6 @@ import asyncpg
 from service.models import Memory, Scope
 
 
-def scope_key(scope: Scope) -> str:
-    return f"{scope.user_id}|{scope.agent_id}|{scope.run_id}"
-
-
 async def record_ingested(
     connection: asyncpg.Connection,
     tenant_id: uuid.UUID,
@@ -33,7 +29,7 @@ async def record_ingested(
         [
             (
                 tenant_id,
-                scope_key(scope),
+                scope.key,
                 message_hash,
                 [memory.id for memory, _ in memories],
                 [content_hash for _, content_hash in memories],
@@ -58,7 +54,7 @@ async def unchanged_results_of(
         WHERE i.tenant_id = $1 AND i.scope_key = $2 AND i.message_hash = $3
         """,
         tenant_id,
-        scope_key(scope),
+        scope.key,
         message_hash,
     )
     if row is None or row["still_there"] != len(row["memory_ids"]):

@@ -316,7 +316,7 @@ async def lock_scopes(
 
     Locks are taken in a fixed order so two batches touching the same scopes cannot deadlock.
     """
-    keys = sorted({f"{tenant_id}|{s.user_id}|{s.agent_id}|{s.run_id}" for s in scopes})
+    keys = sorted({f"{tenant_id}{scope.key}" for scope in scopes})
     for key in keys:
         await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
