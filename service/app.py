@@ -21,11 +21,14 @@ from service.adapters.llm import ChatJsonClient
 from service.api.dependencies import provide_tenant
 from service.api.health import healthz, prometheus_metrics, readyz
 from service.api.jobs import JobsController
+from service.api.mem0 import Mem0PathRouting, mem0_router
 from service.api.memories import MemoriesController
 from service.api.problems import handle_domain_error, handle_http_exception, handle_unexpected_error
 from service.api.request_log import RequestLogMiddleware
 from service.api.search import SearchController
+from service.domain.adding import AddLimits, AddService
 from service.domain.api_keys import ApiKeyService
+from service.domain.feedback import FeedbackService
 from service.domain.ingest import IngestPipeline
 from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
@@ -100,13 +103,20 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
     api_keys = ApiKeyService(database)
     ingest_jobs, llm = build_ingest_jobs(settings, database, embedder)
     workers: list[asyncio.Task[None]] = []
+    memory_service = MemoryService(database, embedder, settings.near_duplicate_similarity)
     state = State(
         {
             "settings": settings,
             "database": database,
             "embedder": embedder,
             "api_keys": api_keys,
-            "memory_service": MemoryService(database, embedder, settings.near_duplicate_similarity),
+            "memory_service": memory_service,
+            "add_service": AddService(
+                memory_service,
+                ingest_jobs,
+                AddLimits(settings.max_text_chars, settings.max_batch_items),
+            ),
+            "feedback_service": FeedbackService(database),
             "search_service": SearchService(
                 database,
                 embedder,
@@ -156,6 +166,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
             healthz,
             readyz,
             prometheus_metrics,
+            mem0_router,
         ],
         dependencies={"tenant": Provide(provide_tenant)},
         exception_handlers={
@@ -175,4 +186,4 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
 
 def create_asgi_app(settings: Settings, dsn: str, embedder: Embedder) -> ASGIApp:
     """What the server runs: the app wrapped in per-request logging."""
-    return RequestLogMiddleware(create_app(settings, dsn, embedder))
+    return RequestLogMiddleware(Mem0PathRouting(create_app(settings, dsn, embedder)))

@@ -45,3 +45,7 @@ class IncompatibleDatabase(MemoryServiceError):
 
 class Conflict(MemoryServiceError):
     """The change would break a rule about stored data (e.g. the same text twice in a scope)."""
+
+
+class NotSupported(MemoryServiceError):
+    """The request asks for a feature this service does not have (e.g. a Mem0 platform option)."""

@@ -16,6 +16,8 @@ JSONValue = Any
 Metadata = dict[str, Any]
 HistoryEventKind = Literal["ADD", "UPDATE", "DELETE", "NONE"]
 SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
+EntityKind = Literal["user", "agent", "run"]
+FeedbackValue = Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,11 @@ class Scope:
     def key(self) -> str:
         """One string per exact scope (JSON, so no id can make two scopes look alike)."""
         return json.dumps([self.user_id, self.agent_id, self.run_id])
+
+    @classmethod
+    def of_entity(cls, kind: EntityKind, name: str) -> Scope:
+        """Every memory of one user, agent or run."""
+        return cls(**{f"{kind}_id": name})
 
     def items(self) -> list[tuple[str, str]]:
         """The given (field, value) pairs, in a fixed order."""
@@ -86,9 +93,31 @@ class HistoryEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Entity:
+    """A user, agent or run id that has memories."""
+
+    kind: EntityKind
+    name: str
+    memory_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     memory: Memory
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What a client said about a memory it was given."""
+
+    id: int
+    memory_id: uuid.UUID
+    feedback: FeedbackValue | None
+    reason: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

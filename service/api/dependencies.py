@@ -7,7 +7,9 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 
+from service.domain.adding import AddService
 from service.domain.api_keys import ApiKeyService
+from service.domain.feedback import FeedbackService
 from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
 from service.domain.search import SearchService
@@ -51,3 +53,13 @@ def provide_ingest_jobs(state: State) -> IngestJobs | None:
     """The LLM ingestion service, or None when no LLM is configured."""
     jobs: IngestJobs | None = state.ingest_jobs
     return jobs
+
+
+def provide_add_service(state: State) -> AddService:
+    service: AddService = state.add_service
+    return service
+
+
+def provide_feedback_service(state: State) -> FeedbackService:
+    service: FeedbackService = state.feedback_service
+    return service

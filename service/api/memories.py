@@ -15,7 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from service.api.dependencies import (
-    provide_ingest_jobs,
+    provide_add_service,
     provide_memory_service,
     provide_settings,
 )
@@ -34,14 +34,15 @@ from service.api.schemas import (
     MemoryOut,
     UpdateMemoryRequest,
 )
+from service.domain.adding import AddRequest, AddService
 from service.domain.filters import parse_filter
-from service.domain.ingest_results import IngestRequest, result_to_json
-from service.domain.jobs import Deferred, IngestJobs
-from service.domain.memories import MemoryService, TextToAdd, remembered_roles
+from service.domain.ingest_results import result_to_json
+from service.domain.memories import MemoryService, TextToAdd, check_memory_text
 from service.domain.prompting import Turn
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope
 from service.settings import Settings
+from service.storage.jobs import JobRecord
 from service.storage.tenants import Tenant
 
 ScopeQuery = Annotated[
@@ -55,7 +56,7 @@ class MemoriesController(Controller):
     dependencies = {  # noqa: RUF012
         "memories": Provide(provide_memory_service, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
-        "jobs": Provide(provide_ingest_jobs, sync_to_thread=False),
+        "adder": Provide(provide_add_service, sync_to_thread=False),
     }
 
     @post(
@@ -73,34 +74,23 @@ class MemoriesController(Controller):
         },
     )
     async def add(
-        self,
-        data: AddMemoryRequest,
-        tenant: Tenant,
-        memories: MemoryService,
-        jobs: IngestJobs | None,
-        settings: Settings,
+        self, data: AddMemoryRequest, tenant: Tenant, adder: AddService
     ) -> Response[AddMemoryResponse | IngestJob]:
-        scope = _require_scope(data.user_id, data.agent_id, data.run_id)
-        turns = _turns(data, settings)
-        if data.infer and jobs is not None:
-            request = IngestRequest(scope, turns, data.metadata)
-            if data.async_:
-                return Response(job_out(await jobs.submit(tenant.id, request)), status_code=202)
-            outcome = await jobs.run_now(tenant.id, request)
-            if isinstance(outcome, Deferred):
-                return Response(job_out(outcome.job), status_code=202)
-            return Response(
-                msgspec.convert(result_to_json(outcome), AddMemoryResponse), status_code=201
-            )
-        if data.async_:
-            raise InvalidRequest(
-                "'async' needs infer=true and an LLM (MEMORY_LLM_BASE_URL); "
-                "without one, adds complete in the request"
-            )
-        roles = remembered_roles(data.infer)
-        items = [TextToAdd(t.content, scope, data.metadata) for t in turns if t.role in roles]
-        outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
-        return Response(_add_response(outcomes), status_code=201)
+        outcome = await adder.add(
+            tenant.id,
+            AddRequest(
+                scope=Scope(data.user_id, data.agent_id, data.run_id),
+                turns=_turns(data),
+                metadata=data.metadata,
+                infer=data.infer,
+                background=data.async_,
+            ),
+        )
+        if isinstance(outcome, JobRecord):
+            return Response(job_out(outcome), status_code=202)
+        return Response(
+            msgspec.convert(result_to_json(outcome), AddMemoryResponse), status_code=201
+        )
 
     @post(
         "/batch",
@@ -117,7 +107,7 @@ class MemoriesController(Controller):
         for index, item in enumerate(data.items):
             try:
                 scope = _require_scope(item.user_id, item.agent_id, item.run_id)
-                _check_text(item.text, settings)
+                check_memory_text(item.text, settings.max_text_chars)
             except InvalidRequest as error:
                 raise InvalidRequest(f"items[{index}]: {error.detail}") from None
             items.append(TextToAdd(item.text, scope, item.metadata))
@@ -180,7 +170,7 @@ class MemoriesController(Controller):
         settings: Settings,
     ) -> MemoryOut:
         if data.text is not None:
-            _check_text(data.text, settings)
+            check_memory_text(data.text, settings.max_text_chars)
         memory = await memories.update(tenant.id, memory_id, text=data.text, metadata=data.metadata)
         return MemoryOut.of(memory)
 
@@ -233,34 +223,15 @@ def _require_scope(user_id: str | None, agent_id: str | None, run_id: str | None
     return scope
 
 
-def _check_text(text: str, settings: Settings) -> None:
-    if not text.strip():
-        raise InvalidRequest("text must not be blank")
-    if len(text) > settings.max_text_chars:
-        raise InvalidRequest(
-            f"text is {len(text)} characters long; the limit is {settings.max_text_chars}"
-        )
-
-
-def _turns(data: AddMemoryRequest, settings: Settings) -> list[Turn]:
+def _turns(data: AddMemoryRequest) -> list[Turn]:
     """The conversation to learn from; a plain ``text`` counts as one user message."""
     if (data.text is None) == (data.messages is None):
         raise InvalidRequest("give exactly one of 'text' and 'messages'")
     if data.text is not None:
-        _check_text(data.text, settings)
         return [Turn("user", data.text)]
-    messages = data.messages or []
-    if not messages or len(messages) > settings.max_batch_items:
-        raise InvalidRequest(f"'messages' holds 1 to {settings.max_batch_items} messages")
-    for message in messages:
-        _check_text(message.content, settings)
-    roles = remembered_roles(data.infer)
-    if not any(message.role in roles for message in messages):
-        raise InvalidRequest(f"no message with role {' or '.join(roles)} to remember")
     return [
         Turn(message.role, message.content, message.name, message.timestamp)
-        for message in messages
-        if message.role != "system"
+        for message in data.messages or []
     ]
 
 

@@ -25,6 +25,7 @@ _STATUS_OF: dict[type[errors.MemoryServiceError], int] = {
     errors.DatabaseUnavailable: 503,
     errors.IncompatibleDatabase: 503,
     errors.NotReady: 503,
+    errors.NotSupported: 501,
 }
 _DESCRIPTIONS = {
     400: "The request is malformed: invalid JSON, unknown fields or wrong types.",
@@ -33,6 +34,7 @@ _DESCRIPTIONS = {
     409: "The change conflicts with stored data.",
     413: "The request body is larger than MEMORY_MAX_BODY_BYTES.",
     422: "The request is well-formed but cannot be carried out as asked.",
+    501: "The feature asked for is not supported by this service.",
     503: "The database is unreachable or the service is not ready; retry shortly.",
 }
 
@@ -94,6 +96,11 @@ def handle_http_exception(
     if isinstance(error, NotFoundException):
         # Raised by routing, before any handler: say what could be wrong with the URL.
         detail = "No resource at this path: check the URL; memory and job ids are UUIDs."
+        if request.url.path.startswith("/mem0/"):
+            detail = (
+                "No Mem0-compatible route at this path. Paths ending in '/' are served as the "
+                "Mem0 platform API; native paths have no trailing slash."
+            )
     elif isinstance(error, ValidationException):
         field_errors = [
             _field_error(item) for item in (error.extra or []) if isinstance(item, dict)

@@ -15,6 +15,8 @@ from service.adapters.embedder import Embedder
 from service.errors import InvalidRequest, NotFound
 from service.models import (
     AddOutcome,
+    Entity,
+    EntityKind,
     FilterNode,
     HistoryEvent,
     Memory,
@@ -27,6 +29,7 @@ from service.storage import memories as store
 from service.storage.database import Database
 
 CLIENT_ACTOR = "client"
+MAX_PAGE_SIZE = 1000
 
 
 def remembered_roles(infer: bool) -> tuple[str, ...]:
@@ -40,6 +43,13 @@ def normalise_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def check_memory_text(text: str, max_chars: int) -> None:
+    if not text.strip():
+        raise InvalidRequest("text must not be blank")
+    if len(text) > max_chars:
+        raise InvalidRequest(f"text is {len(text)} characters long; the limit is {max_chars}")
+
+
 def content_hash(text: str) -> bytes:
     return hashlib.sha256(normalise_text(text).encode()).digest()
 
@@ -49,6 +59,21 @@ class TextToAdd:
     text: str
     scope: Scope
     metadata: Metadata
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChange:
+    """New text and/or metadata for one memory; ``None`` leaves that part as it is."""
+
+    memory_id: uuid.UUID
+    text: str | None
+    metadata: Metadata | None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedPage:
+    memories: list[Memory]
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +155,37 @@ class MemoryService:
         next_cursor = PageCursor(page[-1].created_at, page[-1].id) if has_more else None
         return MemoryPage(page, next_cursor)
 
+    async def list_numbered_page(
+        self,
+        tenant_id: uuid.UUID,
+        scope: Scope,
+        filters: FilterNode | None,
+        page: int,
+        page_size: int,
+    ) -> NumberedPage:
+        """Page ``page`` (from 1) of the matching memories, newest first, and the total.
+
+        Offsets shift when memories are added meanwhile; the cursor listing does not.
+        """
+        if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidRequest(f"page starts at 1 and page_size is 1 to {MAX_PAGE_SIZE}")
+        async with self._database.connection() as connection:
+            memories, total = await store.list_memories_at(
+                connection, tenant_id, scope, filters, page_size, (page - 1) * page_size
+            )
+        return NumberedPage(memories, total)
+
+    async def entities(self, tenant_id: uuid.UUID) -> list[Entity]:
+        async with self._database.connection() as connection:
+            return await store.list_entities(connection, tenant_id)
+
+    async def delete_entity(self, tenant_id: uuid.UUID, kind: EntityKind, name: str) -> int:
+        """Forget one user, agent or run: every memory carrying that id."""
+        deleted = await self.delete_scope(tenant_id, Scope.of_entity(kind, name))
+        if deleted == 0:
+            raise NotFound(f"no {kind} named {name!r} has memories for this API key")
+        return deleted
+
     async def update(
         self,
         tenant_id: uuid.UUID,
@@ -139,36 +195,71 @@ class MemoryService:
         metadata: Metadata | None,
     ) -> Memory:
         """Replace the text (re-embedding it) and/or the metadata object; record history."""
-        if text is None and metadata is None:
-            raise InvalidRequest("give 'text' and/or 'metadata' to change")
-        vector = await self._embedder.embed_one(text) if text is not None else None
+        [memory] = await self.update_many(tenant_id, [MemoryChange(memory_id, text, metadata)])
+        return memory
+
+    async def update_many(self, tenant_id: uuid.UUID, changes: list[MemoryChange]) -> list[Memory]:
+        """Apply every change or none (one transaction); a missing id fails the whole batch."""
+        for change in changes:
+            if change.text is None and change.metadata is None:
+                raise InvalidRequest(f"memory {change.memory_id}: give 'text' and/or 'metadata'")
+        if len({change.memory_id for change in changes}) != len(changes):
+            raise InvalidRequest("a memory id appears more than once in the batch")
+        texts = [change.text for change in changes if change.text is not None]
+        vectors = iter(await self._embedder.embed(texts) if texts else [])
+        embeddings = [next(vectors) if change.text is not None else None for change in changes]
+        updated: dict[uuid.UUID, Memory] = {}
         async with self._database.transaction() as connection:
-            old = await store.find_memory(connection, tenant_id, memory_id, lock=True)
-            if old is None:
-                raise _not_found(memory_id)
-            new_text = text.strip() if text is not None else old.text
-            new = await store.update_memory(
-                connection,
-                tenant_id,
-                memory_id,
-                text=new_text,
-                content_hash=content_hash(new_text),
-                embedding=vector,
-                metadata=metadata if metadata is not None else old.metadata,
-            )
-            await store.insert_history(
-                connection, tenant_id, memory_id, "UPDATE", old=old, new=new, actor=CLIENT_ACTOR
-            )
-        return new
+            # Locking in id order keeps two overlapping batches from deadlocking.
+            for change, vector in sorted(
+                zip(changes, embeddings, strict=True), key=lambda pair: pair[0].memory_id
+            ):
+                old = await store.find_memory(connection, tenant_id, change.memory_id, lock=True)
+                if old is None:
+                    raise _not_found(change.memory_id)
+                new_text = change.text.strip() if change.text is not None else old.text
+                new = await store.update_memory(
+                    connection,
+                    tenant_id,
+                    change.memory_id,
+                    text=new_text,
+                    content_hash=content_hash(new_text),
+                    embedding=vector,
+                    metadata=change.metadata if change.metadata is not None else old.metadata,
+                )
+                await store.insert_history(
+                    connection,
+                    tenant_id,
+                    change.memory_id,
+                    "UPDATE",
+                    old=old,
+                    new=new,
+                    actor=CLIENT_ACTOR,
+                )
+                updated[new.id] = new
+        return [updated[change.memory_id] for change in changes]
 
     async def delete(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> None:
+        await self.delete_many(tenant_id, [memory_id])
+
+    async def delete_many(self, tenant_id: uuid.UUID, memory_ids: list[uuid.UUID]) -> None:
+        """Delete every memory or none (one transaction); a missing id fails the whole batch."""
+        if len(set(memory_ids)) != len(memory_ids):
+            raise InvalidRequest("a memory id appears more than once in the batch")
         async with self._database.transaction() as connection:
-            old = await store.delete_memory(connection, tenant_id, memory_id)
-            if old is None:
-                raise _not_found(memory_id)
-            await store.insert_history(
-                connection, tenant_id, memory_id, "DELETE", old=old, new=None, actor=CLIENT_ACTOR
-            )
+            for memory_id in sorted(memory_ids):
+                old = await store.delete_memory(connection, tenant_id, memory_id)
+                if old is None:
+                    raise _not_found(memory_id)
+                await store.insert_history(
+                    connection,
+                    tenant_id,
+                    memory_id,
+                    "DELETE",
+                    old=old,
+                    new=None,
+                    actor=CLIENT_ACTOR,
+                )
 
     async def delete_scope(self, tenant_id: uuid.UUID, scope: Scope) -> int:
         if scope.is_empty:

@@ -67,8 +67,11 @@ class SearchService:
         mode: SearchMode = "hybrid",
     ) -> tuple[list[SearchHit], SearchPlan]:
         """The ``limit`` closest memories, best first, each scoring at least ``threshold``."""
-        if scope.is_empty:
-            raise InvalidRequest("a search needs a scope: give user_id, agent_id and/or run_id")
+        if scope.is_empty and filters is None:
+            # Searching a whole tenant by accident is slow and rarely meant.
+            raise InvalidRequest(
+                "a search needs a scope or a filter: give user_id, agent_id, run_id or filters"
+            )
         started = time.perf_counter()
         vector = await self._embedder.embed_one(query)
         # Hybrid takes more candidates from each side than it returns, then fuses them.

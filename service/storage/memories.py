@@ -10,6 +10,7 @@ import asyncpg
 
 from service.errors import Conflict
 from service.models import (
+    Entity,
     FilterNode,
     HistoryEvent,
     Memory,
@@ -121,6 +122,57 @@ async def list_memories(
         *params.values,
     )
     return [_memory(row) for row in rows]
+
+
+async def list_memories_at(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Memory], int]:
+    """One numbered page, newest first, and how many memories match in all."""
+    params = SqlParameters(tenant_id)
+    where = " AND ".join([scope_condition(scope, params), filter_condition(filters, params)])
+    total: int = await connection.fetchval(
+        f"SELECT count(*) FROM memories WHERE {where}", *params.values
+    )
+    rows = await connection.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM memories WHERE {where}
+        ORDER BY created_at DESC, id DESC LIMIT {params.add(limit)} OFFSET {params.add(offset)}
+        """,
+        *params.values,
+    )
+    return [_memory(row) for row in rows], total
+
+
+async def list_entities(connection: asyncpg.Connection, tenant_id: uuid.UUID) -> list[Entity]:
+    """Every user, agent and run id that has memories, with how many and since when."""
+    rows = await connection.fetch(
+        """
+        SELECT kind, name, count(*) AS memories, min(created_at) AS first_created,
+               max(updated_at) AS last_updated
+        FROM memories,
+             LATERAL (VALUES ('user', user_id), ('agent', agent_id), ('run', run_id))
+                 AS ids (kind, name)
+        WHERE tenant_id = $1 AND name IS NOT NULL
+        GROUP BY kind, name
+        ORDER BY kind, name
+        """,
+        tenant_id,
+    )
+    return [
+        Entity(
+            kind=row["kind"],
+            name=row["name"],
+            memory_count=row["memories"],
+            created_at=row["first_created"],
+            updated_at=row["last_updated"],
+        )
+        for row in rows
+    ]
 
 
 async def update_memory(

@@ -1,0 +1,339 @@
+"""The Mem0 platform routes: parse the SDK's request, call the domain, answer in its shapes.
+
+Mounted under ``/mem0`` and hidden from ``openapi.yaml``: generated clients use the native
+API; this dialect exists for code already written against Mem0 (see docs/mem0-migration.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, delete, get, post, put, route
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.types import Method
+
+from service.api.dependencies import (
+    provide_add_service,
+    provide_feedback_service,
+    provide_memory_service,
+    provide_search_service,
+    provide_settings,
+)
+from service.domain.adding import AddRequest, AddService
+from service.domain.feedback import FeedbackService
+from service.domain.memories import MemoryChange, MemoryService, check_memory_text
+from service.domain.prompting import Turn
+from service.domain.search import SearchService
+from service.errors import InvalidRequest, NotSupported
+from service.models import EntityKind, Scope
+from service.settings import Settings
+from service.storage.jobs import JobRecord
+from service.storage.tenants import Tenant
+
+from .routing import MEM0_PREFIX
+from .schemas import (
+    AddBody,
+    BatchDeleteBody,
+    BatchUpdateBody,
+    FeedbackBody,
+    ListBody,
+    Mem0AddResponse,
+    Mem0Done,
+    Mem0Entities,
+    Mem0Entity,
+    Mem0Feedback,
+    Mem0HistoryEntry,
+    Mem0Memory,
+    Mem0Page,
+    Mem0Ping,
+    Mem0Results,
+    SearchBody,
+    UpdateBody,
+)
+from .translate import (
+    add_out,
+    history_out,
+    hit_out,
+    memory_out,
+    metadata_equalities,
+    native_filter,
+    refuse_unsupported,
+    scope_of,
+    time_range,
+)
+
+_APP_ID = "app_id scoping (use agent_id, or a metadata key)"
+_UNSUPPORTED_ADD = {
+    "app_id": _APP_ID,
+    "timestamp": "custom memory timestamps",
+    "expiration_date": "memory expiry",
+    "custom_categories": "memory categories",
+    "custom_instructions": "per-request extraction instructions",
+    "agent_custom_instructions": "per-request extraction instructions",
+    "structured_data_schema": "structured extraction",
+    "includes": "per-request extraction instructions",
+    "excludes": "per-request extraction instructions",
+    "enable_graph": "graph memory",
+    "immutable": "immutable memories",
+}
+_UNSUPPORTED_SEARCH = {
+    "app_id": _APP_ID,
+    "rerank": "reranking",
+    "fields": "choosing the fields returned",
+    "categories": "memory categories",
+    "show_expired": "memory expiry",
+    "reference_date": "relative-date queries",
+    "enable_graph": "graph memory",
+}
+_UNSUPPORTED_LIST = {
+    "app_id": _APP_ID,
+    "categories": "memory categories",
+    "show_expired": "memory expiry",
+    "keywords": "keyword filters",
+    "enable_graph": "graph memory",
+}
+_UNSUPPORTED_UPDATE = {"timestamp": "custom memory timestamps", "expiration_date": "memory expiry"}
+_ENTITY_KINDS: tuple[EntityKind, ...] = ("user", "agent", "run")
+DEFAULT_PAGE_SIZE = 100
+
+EntityQuery = Annotated[str | None, Parameter(min_length=1, max_length=255)]
+
+
+@get("/v1/ping")
+async def ping(tenant: Tenant) -> Mem0Ping:
+    """The SDK's constructor checks its key here: any non-2xx makes it fail."""
+    return Mem0Ping(status="ok")
+
+
+@post(["/v1/memories", "/v3/memories/add"], status_code=200)
+async def add(data: AddBody, tenant: Tenant, adder: AddService) -> Response[Mem0AddResponse]:
+    refuse_unsupported(data, _UNSUPPORTED_ADD)
+    # Mem0 queues adds when asked; without an LLM there is nothing slow to queue.
+    background = data.async_mode and data.infer and adder.can_run_in_background
+    outcome = await adder.add(
+        tenant.id,
+        AddRequest(
+            scope=scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
+            turns=[Turn(message.role, message.content, message.name) for message in data.messages],
+            metadata=data.metadata or {},
+            infer=data.infer,
+            background=background,
+        ),
+    )
+    return Response(add_out(outcome), status_code=202 if isinstance(outcome, JobRecord) else 200)
+
+
+@post(["/v1/memories/search", "/v2/memories/search", "/v3/memories/search"], status_code=200)
+async def search(data: SearchBody, tenant: Tenant, searcher: SearchService) -> Mem0Results:
+    refuse_unsupported(data, _UNSUPPORTED_SEARCH)
+    hits, _ = await searcher.search(
+        tenant.id,
+        scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
+        data.query,
+        native_filter(data.filters, metadata_equalities(data.metadata)),
+        data.top_k,
+        data.threshold,
+    )
+    return Mem0Results([hit_out(hit) for hit in hits])
+
+
+@post(["/v2/memories", "/v3/memories"], status_code=200)
+async def list_memories(
+    request: Request[Any, Any, Any],
+    data: ListBody,
+    tenant: Tenant,
+    memories: MemoryService,
+    page: Annotated[int, Parameter(ge=1)] = 1,
+    page_size: Annotated[int | None, Parameter(ge=1, le=1000)] = None,
+) -> Mem0Page:
+    refuse_unsupported(data, _UNSUPPORTED_LIST)
+    size = page_size or data.top_k or DEFAULT_PAGE_SIZE
+    numbered = await memories.list_numbered_page(
+        tenant.id,
+        scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
+        native_filter(data.filters, time_range(data.start_date, data.end_date)),
+        page,
+        size,
+    )
+    last_page = max(1, -(-numbered.total // size))
+
+    def link(number: int) -> str | None:
+        if not 1 <= number <= last_page or number == page:
+            return None
+        return str(request.url.with_replacements(query=f"page={number}&page_size={size}"))
+
+    return Mem0Page(
+        count=numbered.total,
+        next=link(page + 1),
+        previous=link(page - 1) if page <= last_page else None,
+        results=[memory_out(memory) for memory in numbered.memories],
+    )
+
+
+@get("/v1/memories/{memory_id:uuid}")
+async def get_memory(memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService) -> Mem0Memory:
+    return memory_out(await memories.get(tenant.id, memory_id))
+
+
+@put("/v1/memories/{memory_id:uuid}")
+async def update_memory(
+    memory_id: uuid.UUID,
+    data: UpdateBody,
+    tenant: Tenant,
+    memories: MemoryService,
+    settings: Settings,
+) -> Mem0Memory:
+    refuse_unsupported(data, _UNSUPPORTED_UPDATE)
+    if data.text is not None:
+        check_memory_text(data.text, settings.max_text_chars)
+    memory = await memories.update(tenant.id, memory_id, text=data.text, metadata=data.metadata)
+    return memory_out(memory)
+
+
+@delete("/v1/memories/{memory_id:uuid}", status_code=200)
+async def delete_memory(memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService) -> Mem0Done:
+    await memories.delete(tenant.id, memory_id)
+    return Mem0Done("Memory deleted")
+
+
+@delete("/v1/memories", status_code=200)
+async def delete_all(
+    tenant: Tenant,
+    memories: MemoryService,
+    user_id: EntityQuery = None,
+    agent_id: EntityQuery = None,
+    run_id: EntityQuery = None,
+    app_id: EntityQuery = None,
+) -> Mem0Done:
+    if app_id is not None:
+        raise NotSupported(f"'app_id' ({_APP_ID}) is not supported by this service")
+    deleted = await memories.delete_scope(tenant.id, Scope(user_id, agent_id, run_id))
+    return Mem0Done(f"{deleted} memories deleted")
+
+
+@get("/v1/memories/{memory_id:uuid}/history")
+async def history(
+    memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+) -> list[Mem0HistoryEntry]:
+    return [history_out(event) for event in await memories.history(tenant.id, memory_id)]
+
+
+@get("/v1/entities")
+async def entities(tenant: Tenant, memories: MemoryService) -> Mem0Entities:
+    found = await memories.entities(tenant.id)
+    return Mem0Entities(
+        count=len(found),
+        next=None,
+        previous=None,
+        results=[
+            Mem0Entity(
+                id=entity.name,
+                name=entity.name,
+                type=entity.kind,
+                total_memories=entity.memory_count,
+                created_at=entity.created_at,
+                updated_at=entity.updated_at,
+            )
+            for entity in found
+        ],
+    )
+
+
+@delete(
+    ["/v1/entities/{kind:str}/{name:str}", "/v2/entities/{kind:str}/{name:str}"], status_code=200
+)
+async def delete_entity(kind: str, name: str, tenant: Tenant, memories: MemoryService) -> Mem0Done:
+    if kind == "app":
+        raise NotSupported(f"'app' entities ({_APP_ID}) are not supported by this service")
+    if kind not in _ENTITY_KINDS:
+        raise InvalidRequest(f"entity type is one of {', '.join(_ENTITY_KINDS)}, not {kind!r}")
+    deleted = await memories.delete_entity(tenant.id, kind, name)
+    return Mem0Done(f"{kind} {name!r} deleted with its {deleted} memories")
+
+
+@put("/v1/batch")
+async def batch_update(
+    data: BatchUpdateBody, tenant: Tenant, memories: MemoryService, settings: Settings
+) -> Mem0Done:
+    for item in data.memories:
+        if item.text is not None:
+            check_memory_text(item.text, settings.max_text_chars)
+    changed = await memories.update_many(
+        tenant.id,
+        [MemoryChange(item.memory_id, item.text, item.metadata) for item in data.memories],
+    )
+    return Mem0Done(f"Successfully updated {len(changed)} memories")
+
+
+@delete("/v1/batch", status_code=200)
+async def batch_delete(data: BatchDeleteBody, tenant: Tenant, memories: MemoryService) -> Mem0Done:
+    await memories.delete_many(tenant.id, [item.memory_id for item in data.memories])
+    return Mem0Done(f"Successfully deleted {len(data.memories)} memories")
+
+
+@post("/v1/feedback", status_code=200)
+async def feedback(data: FeedbackBody, tenant: Tenant, recorder: FeedbackService) -> Mem0Feedback:
+    stored = await recorder.record(tenant.id, data.memory_id, data.feedback, data.feedback_reason)
+    return Mem0Feedback(
+        id=str(stored.id),
+        memory_id=stored.memory_id,
+        feedback=stored.feedback,
+        feedback_reason=stored.reason,
+    )
+
+
+def _not_supported(path: str, feature: str, methods: list[Method]) -> Any:
+    @route(path, http_method=methods, name=f"mem0-unsupported-{path}")
+    async def handler(tenant: Tenant) -> None:
+        raise NotSupported(f"{feature} are not supported by this service")
+
+    return handler
+
+
+_UNSUPPORTED_ROUTES = [
+    _not_supported("/v1/exports", "Memory exports", ["POST"]),
+    _not_supported("/v1/exports/get", "Memory exports", ["POST"]),
+    _not_supported("/v1/summary", "Memory summaries", ["POST"]),
+    _not_supported("/v2/entities/user/{name:str}/profile", "User profiles", ["GET"]),
+    _not_supported("/v2/profiles/{rest:path}", "User profiles", ["GET", "POST"]),
+    _not_supported(
+        "/api/v1/orgs/{rest:path}",
+        "Organisations and projects",
+        ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    ),
+    _not_supported(
+        "/api/v1/webhooks/{rest:path}", "Webhooks", ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    ),
+]
+
+mem0_router = Router(
+    path=MEM0_PREFIX,
+    route_handlers=[
+        ping,
+        add,
+        search,
+        list_memories,
+        get_memory,
+        update_memory,
+        delete_memory,
+        delete_all,
+        history,
+        entities,
+        delete_entity,
+        batch_update,
+        batch_delete,
+        feedback,
+        *_UNSUPPORTED_ROUTES,
+    ],
+    dependencies={
+        "adder": Provide(provide_add_service, sync_to_thread=False),
+        "searcher": Provide(provide_search_service, sync_to_thread=False),
+        "memories": Provide(provide_memory_service, sync_to_thread=False),
+        "recorder": Provide(provide_feedback_service, sync_to_thread=False),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+    },
+    include_in_schema=False,
+    tags=["mem0"],
+)

@@ -1,0 +1,32 @@
+"""Send the Mem0 SDK's requests to the Mem0 dialect, before Litestar routes them."""
+
+from __future__ import annotations
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+MEM0_PREFIX = "/mem0"
+
+
+class Mem0PathRouting:
+    """Moves ``/v1/memories/`` to ``/mem0/v1/memories/`` and so on.
+
+    Litestar ignores a trailing slash when routing, so ``/v1/memories/`` would otherwise reach
+    the native handler of ``/v1/memories``, which has another body and answer. The SDK always
+    sends the slash (it follows no redirects); native clients never do.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            path: str = scope["path"]
+            if path != "/" and path.endswith("/") and not path.startswith(MEM0_PREFIX + "/"):
+                raw_path = scope.get("raw_path") or path.encode()
+                scope = {
+                    **scope,
+                    "path": MEM0_PREFIX + path,
+                    "raw_path": MEM0_PREFIX.encode() + raw_path,
+                }
+        await self.app(scope, receive, send)

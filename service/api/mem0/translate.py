@@ -1,0 +1,211 @@
+"""Between the Mem0 dialect and the domain: filters, scopes, refusals and answer shapes.
+
+Mem0 filters mostly are the native filter language already (``AND`` / ``OR`` groups,
+``{field: {op: value}}``). The differences handled here: ``{"metadata": {...}}`` groups
+metadata conditions, ``NOT`` takes a list, and dates may come without a time or timezone
+(read as UTC). The ``*`` wildcard, ``icontains`` and fields this service does not keep
+(app_id, categories, keywords) answer 501.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from service.domain.filters import parse_filter
+from service.domain.ingest_results import IngestResult
+from service.errors import InvalidFilter, NotSupported
+from service.models import SCOPE_FIELDS, FilterNode, HistoryEvent, Memory, Scope, SearchHit
+from service.storage.jobs import JobRecord
+
+from .schemas import Mem0AddResponse, Mem0AddResult, Mem0HistoryEntry, Mem0Memory, Mem0Queued
+
+_UNSUPPORTED_FILTER_FIELDS = {
+    "app_id": "app_id scoping (use agent_id, or a metadata key)",
+    "categories": "memory categories (store them in metadata and filter on it)",
+    "keywords": "keyword filters (search is hybrid: the query's words count already)",
+    "timestamp": "custom memory timestamps",
+    "expiration_date": "memory expiry",
+}
+_TIME_FIELDS = ("created_at", "updated_at")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def refuse_unsupported(body: Any, features: dict[str, str]) -> None:
+    """501 for the first option given a value that this service cannot honour."""
+    for field, feature in features.items():
+        if getattr(body, field) not in (None, False, [], {}, ""):
+            raise NotSupported(f"'{field}' ({feature}) is not supported by this service")
+
+
+def native_filter(raw: dict[str, Any] | None, extra: list[dict[str, Any]]) -> FilterNode | None:
+    """Mem0 ``filters`` plus ``extra`` native conditions, all of which must hold."""
+    parts = [_node(raw)] if raw else []
+    parts.extend(extra)
+    if not parts:
+        return None
+    return parse_filter(parts[0] if len(parts) == 1 else {"AND": parts})
+
+
+def scope_of(ids: Scope, filters: dict[str, Any] | None) -> Scope:
+    """The ids the request is limited to: top-level ids, or equalities every match must meet.
+
+    Only narrows where the search looks (exact ranking over one user's rows); the filter
+    itself is still applied in full.
+    """
+    found = dict(ids.items())
+    conjuncts = [filters] if filters else []
+    if filters and isinstance(filters.get("AND"), list):
+        conjuncts.extend(item for item in filters["AND"] if isinstance(item, dict))
+    for conjunct in conjuncts:
+        for field in SCOPE_FIELDS:
+            value = conjunct.get(field)
+            if isinstance(value, dict) and list(value) == ["eq"]:
+                value = value["eq"]
+            if isinstance(value, str) and value != "*":
+                found.setdefault(field, value)
+    return Scope(**found)
+
+
+def time_range(start: str | None, end: str | None) -> list[dict[str, Any]]:
+    """get_all's start_date / end_date as native created_at conditions."""
+    bounds = {}
+    if start:
+        bounds["gte"] = _timestamp("start_date", start)
+    if end:
+        bounds["lte"] = _timestamp("end_date", end)
+    return [{"created_at": bounds}] if bounds else []
+
+
+def metadata_equalities(metadata: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [{f"metadata.{key}": value} for key, value in (metadata or {}).items()]
+
+
+def _node(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidFilter('a filter is a non-empty JSON object, e.g. {"user_id": "alice"}')
+    items: list[dict[str, Any]] = []
+    for key, value in raw.items():
+        if key in ("AND", "OR"):
+            if not isinstance(value, list) or not value:
+                raise InvalidFilter(f"{key} takes a non-empty list of filters")
+            items.append({key: [_node(item) for item in value]})
+        elif key == "NOT":
+            negated = [_node(item) for item in (value if isinstance(value, list) else [value])]
+            if not negated:
+                raise InvalidFilter("NOT takes a filter or a non-empty list of filters")
+            # NOT [a, b] matches what matches none of them.
+            items.append({"NOT": negated[0] if len(negated) == 1 else {"OR": negated}})
+        elif key == "metadata":
+            if not isinstance(value, dict) or not value:
+                raise InvalidFilter("'metadata' takes an object of {key: condition}")
+            items.extend({f"metadata.{k}": _operand(k, v)} for k, v in value.items())
+        elif key in _UNSUPPORTED_FILTER_FIELDS:
+            raise NotSupported(
+                f"filtering on {key!r} ({_UNSUPPORTED_FILTER_FIELDS[key]}) is not supported"
+            )
+        elif key in _TIME_FIELDS:
+            items.append({key: _time_operand(key, value)})
+        else:
+            items.append({key: _operand(key, value)})
+    return items[0] if len(items) == 1 else {"AND": items}
+
+
+def _operand(field: str, value: Any) -> Any:
+    if value == "*":
+        raise NotSupported(
+            f"the '*' wildcard (on {field!r}) is not supported; leave the condition out"
+        )
+    if isinstance(value, dict) and "icontains" in value:
+        raise NotSupported(
+            f"the 'icontains' operator (on {field!r}) is not supported; 'contains' is "
+            "case-sensitive"
+        )
+    return value
+
+
+def _time_operand(field: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {op: _timestamp(field, operand) for op, operand in value.items()}
+    return _timestamp(field, value)
+
+
+def _timestamp(field: str, value: Any) -> str:
+    """ISO 8601 with a timezone; dates and naive times are UTC, numbers are Unix seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    if isinstance(value, str):
+        if _DATE_ONLY.match(value):
+            return f"{value}T00:00:00+00:00"
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+    raise InvalidFilter(f"{field!r} takes a date (2026-01-31), an ISO 8601 time or Unix seconds")
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def memory_out(memory: Memory, score: float | None = None) -> Mem0Memory:
+    return Mem0Memory(
+        id=memory.id,
+        memory=memory.text,
+        user_id=memory.scope.user_id,
+        agent_id=memory.scope.agent_id,
+        run_id=memory.scope.run_id,
+        metadata=memory.metadata,
+        created_at=memory.created_at,
+        updated_at=memory.updated_at,
+        score=score,
+    )
+
+
+def hit_out(hit: SearchHit) -> Mem0Memory:
+    return memory_out(hit.memory, round(hit.score, 6))
+
+
+def add_out(outcome: IngestResult | JobRecord) -> Mem0AddResponse:
+    if isinstance(outcome, JobRecord):
+        reason = f" ({outcome.last_error})" if outcome.last_error else ""
+        return Mem0AddResponse(
+            [
+                Mem0Queued(
+                    message=f"Memory processing has been queued for background execution{reason}",
+                    status="PENDING",
+                    event_id=outcome.id,
+                )
+            ]
+        )
+    return Mem0AddResponse(
+        [
+            Mem0AddResult(
+                id=fact.memory.id,
+                event=fact.event,
+                memory=fact.memory.text,
+                user_id=fact.memory.scope.user_id,
+                agent_id=fact.memory.scope.agent_id,
+                run_id=fact.memory.scope.run_id,
+                metadata=fact.memory.metadata,
+                previous_memory=fact.previous_text,
+            )
+            for fact in outcome.outcomes
+        ]
+    )
+
+
+def history_out(event: HistoryEvent) -> Mem0HistoryEntry:
+    return Mem0HistoryEntry(
+        id=str(event.id),
+        memory_id=event.memory_id,
+        event=event.event,
+        old_memory=event.old_text,
+        new_memory=event.new_text,
+        metadata=event.new_metadata if event.new_metadata is not None else event.old_metadata,
+        actor=event.actor,
+        created_at=event.created_at,
+        updated_at=event.created_at,
+    )

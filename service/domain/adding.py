@@ -1,0 +1,91 @@
+"""Adding what a conversation says: the one implementation behind every add endpoint.
+
+With ``infer`` and an LLM configured, the turns go through the durable ingestion pipeline
+(extract facts, reconcile with memory). Otherwise the remembered turns are stored as given,
+skipping texts already remembered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+from service.domain.ingest_results import FactOutcome, IngestRequest, IngestResult
+from service.domain.jobs import Deferred, IngestJobs
+from service.domain.memories import (
+    MemoryService,
+    TextToAdd,
+    check_memory_text,
+    remembered_roles,
+)
+from service.domain.prompting import Turn
+from service.errors import InvalidRequest
+from service.models import Metadata, Scope
+from service.storage.jobs import JobRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AddRequest:
+    scope: Scope
+    turns: list[Turn]
+    metadata: Metadata
+    infer: bool
+    background: bool  # answer at once with a job; needs infer and an LLM
+
+
+@dataclass(frozen=True, slots=True)
+class AddLimits:
+    max_text_chars: int
+    max_messages: int
+
+
+class AddService:
+    def __init__(self, memories: MemoryService, jobs: IngestJobs | None, limits: AddLimits) -> None:
+        self._memories = memories
+        self._jobs = jobs
+        self._limits = limits
+
+    @property
+    def can_run_in_background(self) -> bool:
+        """Whether an LLM is configured, so that inferring adds can be queued as jobs."""
+        return self._jobs is not None
+
+    async def add(self, tenant_id: uuid.UUID, request: AddRequest) -> IngestResult | JobRecord:
+        """The finished outcome, or the job that will produce it (queued, or an LLM failure
+        that workers retry; ``last_error`` says which)."""
+        if request.scope.is_empty:
+            raise InvalidRequest("give at least one of user_id, agent_id, run_id")
+        self._check_turns(request)
+        # System prompts describe the assistant, not the user: never a source of memories.
+        request = dataclasses.replace(
+            request, turns=[turn for turn in request.turns if turn.role != "system"]
+        )
+        if request.infer and self._jobs is not None:
+            ingest = IngestRequest(request.scope, request.turns, request.metadata)
+            if request.background:
+                return await self._jobs.submit(tenant_id, ingest)
+            outcome = await self._jobs.run_now(tenant_id, ingest)
+            return outcome.job if isinstance(outcome, Deferred) else outcome
+        if request.background:
+            raise InvalidRequest(
+                "asynchronous adds need infer=true and an LLM (MEMORY_LLM_BASE_URL); "
+                "without one, adds complete in the request"
+            )
+        roles = remembered_roles(request.infer)
+        items = [
+            TextToAdd(turn.content, request.scope, request.metadata)
+            for turn in request.turns
+            if turn.role in roles
+        ]
+        outcomes = await self._memories.add(tenant_id, items, skip_near_duplicates=request.infer)
+        return IngestResult(outcomes=[FactOutcome(o.event, o.memory) for o in outcomes])
+
+    def _check_turns(self, request: AddRequest) -> None:
+        if not request.turns or len(request.turns) > self._limits.max_messages:
+            raise InvalidRequest(f"an add holds 1 to {self._limits.max_messages} messages")
+        for turn in request.turns:
+            check_memory_text(turn.content, self._limits.max_text_chars)
+        roles = remembered_roles(request.infer)
+        if not any(turn.role in roles for turn in request.turns):
+            raise InvalidRequest(f"no message with role {' or '.join(roles)} to remember")
