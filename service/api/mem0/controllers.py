@@ -104,7 +104,7 @@ EntityQuery = Annotated[str | None, Parameter(min_length=1, max_length=255)]
 @get("/v1/ping")
 async def ping(tenant: Tenant) -> Mem0Ping:
     """The SDK's constructor checks its key here: any non-2xx makes it fail."""
-    return Mem0Ping(status="ok")
+    return Mem0Ping(status="ok", org_id=str(tenant.id), project_id=str(tenant.id))
 
 
 @post(["/v1/memories", "/v3/memories/add"], status_code=200)
@@ -296,7 +296,7 @@ _UNSUPPORTED_ROUTES = [
     _not_supported("/v1/exports", "Memory exports", ["POST"]),
     _not_supported("/v1/exports/get", "Memory exports", ["POST"]),
     _not_supported("/v1/summary", "Memory summaries", ["POST"]),
-    _not_supported("/v2/entities/user/{name:str}/profile", "User profiles", ["GET"]),
+    _not_supported("/v2/entities/{kind:str}/{name:str}/profile", "User profiles", ["GET"]),
     _not_supported("/v2/profiles/{rest:path}", "User profiles", ["GET", "POST"]),
     _not_supported(
         "/api/v1/orgs/{rest:path}",

@@ -23,10 +23,8 @@ class Mem0PathRouting:
         if scope["type"] == ScopeType.HTTP:
             path: str = scope["path"]
             if path != "/" and path.endswith("/") and not path.startswith(MEM0_PREFIX + "/"):
+                # In place: the request log outside reads the matched route from this scope.
                 raw_path = scope.get("raw_path") or path.encode()
-                scope = {
-                    **scope,
-                    "path": MEM0_PREFIX + path,
-                    "raw_path": MEM0_PREFIX.encode() + raw_path,
-                }
+                scope["path"] = MEM0_PREFIX + path
+                scope["raw_path"] = MEM0_PREFIX.encode() + raw_path
         await self.app(scope, receive, send)

@@ -219,9 +219,11 @@ class Mem0Done(msgspec.Struct):
 
 
 class Mem0Ping(msgspec.Struct):
+    """The SDK needs an organisation and a project; both are the key's tenant here."""
+
     status: str
-    org_id: None = None
-    project_id: None = None
+    org_id: str
+    project_id: str
     user_email: None = None
 
 
