@@ -11,11 +11,9 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme, Server
 from litestar.types import ASGIApp
 
-from service import __version__, errors
+from service import errors
 from service.adapters.embedder import Embedder
 from service.adapters.llm import ChatJsonClient
 from service.api.dependencies import provide_tenant
@@ -23,6 +21,7 @@ from service.api.health import healthz, prometheus_metrics, readyz
 from service.api.jobs import JobsController
 from service.api.mem0 import Mem0PathRouting, mem0_router
 from service.api.memories import MemoriesController
+from service.api.openapi import name_shared_schemas, openapi_config
 from service.api.problems import handle_domain_error, handle_http_exception, handle_unexpected_error
 from service.api.request_log import RequestLogMiddleware
 from service.api.search import SearchController
@@ -37,32 +36,6 @@ from service.settings import Settings
 from service.storage.database import Database
 from service.storage.migrations import ensure_schema_is_current
 from service.storage.model_registry import ensure_embedding_model
-
-API_DESCRIPTION = """\
-A memory service for LLM applications: store what users tell your assistant and recall the
-relevant facts later. Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`.
-Every error is `application/problem+json` (RFC 9457)."""
-
-
-def openapi_config() -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="memory-service",
-        version=__version__,
-        description=API_DESCRIPTION,
-        servers=[Server(url="http://127.0.0.1:8000", description="local")],
-        components=Components(
-            security_schemes={
-                "bearer": SecurityScheme(type="http", scheme="bearer"),
-                "apiKey": SecurityScheme(
-                    type="apiKey", name="X-API-Key", security_scheme_in="header"
-                ),
-            }
-        ),
-        security=[{"bearer": []}, {"apiKey": []}],
-        use_handler_docstrings=True,
-        create_examples=False,
-        path="/schema",
-    )
 
 
 def build_ingest_jobs(
@@ -158,7 +131,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         await embedder.stop()
         await database.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             MemoriesController,
             SearchController,
@@ -182,6 +155,8 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         debug=False,
         logging_config=None,  # structlog is configured by service.logging
     )
+    name_shared_schemas(app.openapi_schema)  # built once here; /schema serves this object
+    return app
 
 
 def create_asgi_app(settings: Settings, dsn: str, embedder: Embedder) -> ASGIApp:
