@@ -42,6 +42,8 @@ class JobsController(Controller):
     async def get_job(
         self, job_id: uuid.UUID, tenant: Tenant, jobs: IngestJobs | None
     ) -> IngestJob:
+        """Poll an add answered with 202: status, attempts, the last error, and the result
+        once done."""
         if jobs is None:  # no LLM configured: no job was ever created
             raise job_not_found(job_id)
         return job_out(await jobs.get(tenant.id, job_id))

@@ -76,6 +76,10 @@ class MemoriesController(Controller):
     async def add(
         self, data: AddMemoryRequest, tenant: Tenant, adder: AddService
     ) -> Response[AddMemoryResponse | IngestJob]:
+        """Remember a text or a conversation for a user, agent and/or run. With an LLM
+        configured and infer true, facts are extracted and reconciled with what is stored
+        (ADD / UPDATE / DELETE / NONE); otherwise the user's messages are stored as given.
+        201 when done; 202 with a job when it runs in the background."""
         outcome = await adder.add(
             tenant.id,
             AddRequest(
@@ -101,6 +105,8 @@ class MemoriesController(Controller):
     async def add_batch(
         self, data: BatchAddRequest, tenant: Tenant, memories: MemoryService, settings: Settings
     ) -> AddMemoryResponse:
+        """Store many texts in one transaction, each with its own scope and metadata. A text already
+        stored in its scope is reported as NONE, not stored twice."""
         if not data.items or len(data.items) > settings.max_batch_items:
             raise InvalidRequest(f"a batch holds 1 to {settings.max_batch_items} items")
         items = []
@@ -135,6 +141,8 @@ class MemoriesController(Controller):
             str | None, Parameter(description="next_cursor of the previous page.")
         ] = None,
     ) -> MemoryList:
+        """Newest first, one page at a time: pass next_cursor back as cursor. filters is a
+        JSON filter expression (see MemoryFilter)."""
         scope = _require_scope(user_id, agent_id, run_id)
         page = await memories.list_page(
             tenant.id, scope, parse_filter(_json_filter(filters)), limit, _decode_cursor(cursor)
@@ -153,6 +161,7 @@ class MemoriesController(Controller):
     async def get_memory(
         self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
     ) -> MemoryOut:
+        """One memory by id; 404 if it does not exist for this API key."""
         return MemoryOut.of(await memories.get(tenant.id, memory_id))
 
     @patch(
@@ -169,6 +178,8 @@ class MemoriesController(Controller):
         memories: MemoryService,
         settings: Settings,
     ) -> MemoryOut:
+        """Replace the text (it is re-embedded) and/or the whole metadata object. The change is
+        recorded in the memory's history."""
         if data.text is not None:
             check_memory_text(data.text, settings.max_text_chars)
         memory = await memories.update(tenant.id, memory_id, text=data.text, metadata=data.metadata)
@@ -183,6 +194,7 @@ class MemoriesController(Controller):
     async def delete_memory(
         self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
     ) -> None:
+        """Forget one memory. Its history keeps a DELETE event."""
         await memories.delete(tenant.id, memory_id)
 
     @delete(
@@ -200,6 +212,7 @@ class MemoriesController(Controller):
         agent_id: ScopeQuery = None,
         run_id: ScopeQuery = None,
     ) -> DeleteScopeResponse:
+        """Forget every memory sharing the given ids (at least one of user_id, agent_id, run_id)."""
         scope = Scope(user_id, agent_id, run_id)
         return DeleteScopeResponse(deleted=await memories.delete_scope(tenant.id, scope))
 
@@ -212,6 +225,7 @@ class MemoriesController(Controller):
     async def history(
         self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
     ) -> MemoryHistory:
+        """Every ADD, UPDATE and DELETE of one memory, oldest first, with who made it."""
         events = await memories.history(tenant.id, memory_id)
         return MemoryHistory(events=[HistoryEventOut.of(event) for event in events])
 

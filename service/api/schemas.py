@@ -52,30 +52,52 @@ FilterObject = Annotated[
 class Problem(msgspec.Struct, omit_defaults=True):
     """An error, as RFC 9457 problem details (media type application/problem+json)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldError] | None = None
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="A URI naming the kind of problem (about:blank: the status says it)."
+        ),
+    ]
+    title: Annotated[str, msgspec.Meta(description="The status, in words.")]
+    status: Annotated[int, msgspec.Meta(description="The HTTP status code.")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong and what to do about it.")]
+    instance: Annotated[str | None, msgspec.Meta(description="The path of the request.")] = None
+    request_id: Annotated[
+        str | None,
+        msgspec.Meta(description="Quote this when reporting a problem (also in X-Request-ID)."),
+    ] = None
+    errors: Annotated[
+        list[FieldError] | None,
+        msgspec.Meta(description="The invalid parts of the request, when there are several."),
+    ] = None
 
 
 class FieldError(msgspec.Struct):
     """One invalid part of the request."""
 
-    message: str
-    key: str | None = None
-    source: str | None = None
+    message: Annotated[str, msgspec.Meta(description="What is wrong with this part.")]
+    key: Annotated[
+        str | None, msgspec.Meta(description="The field, header or parameter at fault.")
+    ] = None
+    source: Annotated[
+        str | None, msgspec.Meta(description="Where it was: body, query, path or header.")
+    ] = None
 
 
 class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
     """One turn of a conversation."""
 
-    role: Literal["system", "user", "assistant"]
+    role: Annotated[
+        Literal["system", "user", "assistant"],
+        msgspec.Meta(description="Who spoke. System turns are never remembered."),
+    ]
     content: MemoryText
-    name: Annotated[str, msgspec.Meta(max_length=255)] | None = None
-    timestamp: datetime | None = None
+    name: (
+        Annotated[str, msgspec.Meta(max_length=255, description="Optional speaker name.")] | None
+    ) = None
+    timestamp: Annotated[
+        datetime | None, msgspec.Meta(description="When it was said (ISO 8601).")
+    ] = None
 
 
 class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,12 +110,21 @@ class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
     """
 
     text: MemoryText | None = None
-    messages: list[ChatMessage] | None = None
+    messages: Annotated[
+        list[ChatMessage] | None,
+        msgspec.Meta(description="Chat turns to learn from (give this or text)."),
+    ] = None
     user_id: ScopeId | None = None
     agent_id: ScopeId | None = None
     run_id: ScopeId | None = None
     metadata: MetadataObject = msgspec.field(default_factory=dict)
-    infer: bool = True
+    infer: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Extract facts with the LLM (when configured) and skip "
+            "near-duplicates; false stores each text as given."
+        ),
+    ] = True
     async_: Annotated[
         bool,
         msgspec.Meta(
@@ -116,8 +147,10 @@ class BatchItem(msgspec.Struct, forbid_unknown_fields=True):
 class BatchAddRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Remember many texts in one request (at most MEMORY_MAX_BATCH_ITEMS)."""
 
-    items: list[BatchItem]
-    infer: bool = False
+    items: Annotated[list[BatchItem], msgspec.Meta(description="The memories to add, in order.")]
+    infer: Annotated[
+        bool, msgspec.Meta(description="Skip texts nearly identical to a stored memory.")
+    ] = False
 
 
 class UpdateMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -130,12 +163,19 @@ class UpdateMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
 class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Find the memories of a scope closest in meaning to ``query``."""
 
-    query: Annotated[str, msgspec.Meta(min_length=1, examples=["What can't Alice eat?"])]
+    query: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            description="What to look for, in natural language.",
+            examples=["What can't Alice eat?"],
+        ),
+    ]
     user_id: ScopeId | None = None
     agent_id: ScopeId | None = None
     run_id: ScopeId | None = None
     filters: FilterObject | None = None
-    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100, description="How many results at most.")] = 10
     threshold: (
         Annotated[
             float, msgspec.Meta(ge=-1.0, le=1.0, description="Lowest cosine similarity returned.")
@@ -154,14 +194,16 @@ class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
 class MemoryOut(msgspec.Struct):
     """A stored memory."""
 
-    id: uuid.UUID
-    text: str
-    user_id: str | None
-    agent_id: str | None
-    run_id: str | None
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The memory's id.")]
+    text: Annotated[str, msgspec.Meta(description="The memory.")]
+    user_id: Annotated[str | None, msgspec.Meta(description="The user it is about, if any.")]
+    agent_id: Annotated[str | None, msgspec.Meta(description="The agent it belongs to, if any.")]
+    run_id: Annotated[
+        str | None, msgspec.Meta(description="The run or session it belongs to, if any.")
+    ]
+    metadata: Annotated[dict[str, Any], msgspec.Meta(description="Free-form metadata.")]
+    created_at: Annotated[datetime, msgspec.Meta(description="When it was first stored.")]
+    updated_at: Annotated[datetime, msgspec.Meta(description="When it last changed.")]
 
     @classmethod
     def of(cls, memory: Memory) -> MemoryOut:
@@ -184,76 +226,119 @@ class AddResult(msgspec.Struct):
     (it contradicted the fact); NONE found it already remembered as ``memory``.
     """
 
-    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
-    memory: MemoryOut
-    fact: str | None = None
-    previous_text: str | None = None
+    event: Annotated[
+        Literal["ADD", "UPDATE", "DELETE", "NONE"],
+        msgspec.Meta(description="ADD, UPDATE, DELETE or NONE."),
+    ]
+    memory: Annotated[
+        MemoryOut, msgspec.Meta(description="The memory stored, changed, deleted or matched.")
+    ]
+    fact: Annotated[
+        str | None, msgspec.Meta(description="The fact the LLM extracted, when one was.")
+    ] = None
+    previous_text: Annotated[
+        str | None, msgspec.Meta(description="The memory's text before an UPDATE.")
+    ] = None
 
 
 class RejectedDecision(msgspec.Struct):
     """An LLM decision that broke the reconciliation rules and was not applied."""
 
-    fact: str
-    event: str
-    reason: str
+    fact: Annotated[str, msgspec.Meta(description="The fact the LLM proposed.")]
+    event: Annotated[str, msgspec.Meta(description="What it proposed to do.")]
+    reason: Annotated[str, msgspec.Meta(description="Why it was not applied.")]
 
 
 class LlmUsageOut(msgspec.Struct):
     """What the LLM cost for this add (every attempt counts as a call)."""
 
-    llm_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    llm_latency_ms: float
+    llm_calls: Annotated[int, msgspec.Meta(description="LLM requests made (every retry counts).")]
+    prompt_tokens: Annotated[int, msgspec.Meta(description="Prompt tokens, as the LLM reported.")]
+    completion_tokens: Annotated[
+        int, msgspec.Meta(description="Completion tokens, as the LLM reported.")
+    ]
+    llm_latency_ms: Annotated[float, msgspec.Meta(description="Time spent waiting for the LLM.")]
 
 
 class AddMemoryResponse(msgspec.Struct):
     """The outcome of an add, one result per fact or text considered."""
 
-    results: list[AddResult]
-    llm_used: bool
-    rejected: list[RejectedDecision] = msgspec.field(default_factory=list)
-    usage: LlmUsageOut | None = None
-    prompt_version: str | None = None
+    results: Annotated[
+        list[AddResult], msgspec.Meta(description="One entry per fact or text considered.")
+    ]
+    llm_used: Annotated[
+        bool, msgspec.Meta(description="Whether an LLM call was made for this add.")
+    ]
+    rejected: Annotated[
+        list[RejectedDecision],
+        msgspec.Meta(description="LLM decisions that broke the rules and were not applied."),
+    ] = msgspec.field(default_factory=list)
+    usage: Annotated[
+        LlmUsageOut | None, msgspec.Meta(description="LLM calls and tokens spent on this add.")
+    ] = None
+    prompt_version: Annotated[
+        str | None,
+        msgspec.Meta(description="Version of the prompt the LLM was given, when one was called."),
+    ] = None
 
 
 class IngestJob(msgspec.Struct):
     """An add processed in the background. ``result`` is set once ``status`` is done."""
 
-    id: uuid.UUID
-    status: Literal["queued", "running", "done", "failed"]
-    attempts: int
-    last_error: str | None
-    result: AddMemoryResponse | None
-    created_at: datetime
-    updated_at: datetime
+    id: Annotated[uuid.UUID, msgspec.Meta(description="The job id, for GET /v1/jobs/{id}.")]
+    status: Annotated[
+        Literal["queued", "running", "done", "failed"],
+        msgspec.Meta(description="queued, running, done or failed."),
+    ]
+    attempts: Annotated[int, msgspec.Meta(description="How many times processing was tried.")]
+    last_error: Annotated[
+        str | None, msgspec.Meta(description="Why the last attempt failed, if it did.")
+    ]
+    result: Annotated[
+        AddMemoryResponse | None,
+        msgspec.Meta(description="The add's outcome, once status is done."),
+    ]
+    created_at: Annotated[datetime, msgspec.Meta(description="When the add was accepted.")]
+    updated_at: Annotated[datetime, msgspec.Meta(description="When the job last changed.")]
 
 
 class MemoryList(msgspec.Struct):
     """One page of memories, newest first. Pass ``next_cursor`` back as ``cursor``."""
 
-    memories: list[MemoryOut]
-    next_cursor: str | None
+    memories: Annotated[list[MemoryOut], msgspec.Meta(description="This page, newest first.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Pass as cursor for the next page; null on the last page."),
+    ]
 
 
 class DeleteScopeResponse(msgspec.Struct):
     """How many memories were deleted."""
 
-    deleted: int
+    deleted: Annotated[int, msgspec.Meta(description="How many memories were deleted.")]
 
 
 class HistoryEventOut(msgspec.Struct):
     """One change to a memory."""
 
-    id: int
-    memory_id: uuid.UUID
-    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
-    old_text: str | None
-    new_text: str | None
-    old_metadata: dict[str, Any] | None
-    new_metadata: dict[str, Any] | None
-    actor: str
-    created_at: datetime
+    id: Annotated[
+        int, msgspec.Meta(description="Position of this change in the history (increasing).")
+    ]
+    memory_id: Annotated[uuid.UUID, msgspec.Meta(description="The memory changed.")]
+    event: Annotated[
+        Literal["ADD", "UPDATE", "DELETE", "NONE"],
+        msgspec.Meta(description="ADD, UPDATE, DELETE or NONE."),
+    ]
+    old_text: Annotated[str | None, msgspec.Meta(description="Text before the change.")]
+    new_text: Annotated[str | None, msgspec.Meta(description="Text after the change.")]
+    old_metadata: Annotated[
+        dict[str, Any] | None, msgspec.Meta(description="Metadata before the change.")
+    ]
+    new_metadata: Annotated[
+        dict[str, Any] | None, msgspec.Meta(description="Metadata after the change.")
+    ]
+    actor: Annotated[str, msgspec.Meta(description="Who made the change: client or llm.")]
+    created_at: Annotated[datetime, msgspec.Meta(description="When the change was made.")]
 
     @classmethod
     def of(cls, event: HistoryEvent) -> HistoryEventOut:
@@ -263,14 +348,16 @@ class HistoryEventOut(msgspec.Struct):
 class MemoryHistory(msgspec.Struct):
     """Every change to one memory, oldest first."""
 
-    events: list[HistoryEventOut]
+    events: Annotated[list[HistoryEventOut], msgspec.Meta(description="The changes, oldest first.")]
 
 
 class SearchResult(msgspec.Struct):
     """A memory and its cosine similarity to the query (1 is identical)."""
 
-    score: float
-    memory: MemoryOut
+    score: Annotated[
+        float, msgspec.Meta(description="Cosine similarity to the query (1 is identical).")
+    ]
+    memory: Annotated[MemoryOut, msgspec.Meta(description="The memory found.")]
 
     @classmethod
     def of(cls, hit: SearchHit) -> SearchResult:
@@ -283,14 +370,26 @@ class SearchResponse(msgspec.Struct):
     ``strategy`` says whether the scope was ranked exactly or through the vector index.
     """
 
-    results: list[SearchResult]
-    strategy: Literal["exact", "hnsw"]
-    mode: Literal["vector", "keyword", "hybrid"]
+    results: Annotated[
+        list[SearchResult], msgspec.Meta(description="The memories found, best first.")
+    ]
+    strategy: Annotated[
+        Literal["exact", "hnsw"],
+        msgspec.Meta(
+            description="exact: the scope was ranked exactly; hnsw: through the vector index."
+        ),
+    ]
+    mode: Annotated[
+        Literal["vector", "keyword", "hybrid"],
+        msgspec.Meta(description="How the results were ranked."),
+    ]
 
 
 class Health(msgspec.Struct, omit_defaults=True):
     """Liveness or readiness."""
 
-    status: str
-    database: bool | None = None
-    model: bool | None = None
+    status: Annotated[str, msgspec.Meta(description="ok, or what is wrong.")]
+    database: Annotated[bool | None, msgspec.Meta(description="Whether Postgres answered.")] = None
+    model: Annotated[
+        bool | None, msgspec.Meta(description="Whether the embedding model is loaded.")
+    ] = None

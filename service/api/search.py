@@ -29,6 +29,8 @@ class SearchController(Controller):
     async def search(
         self, data: SearchRequest, tenant: Tenant, searcher: SearchService
     ) -> SearchResponse:
+        """The memories closest to the query within a scope (or a filter), best first. mode hybrid
+        (default) fuses vector similarity with full-text ranking."""
         hits, plan = await searcher.search(
             tenant.id,
             Scope(data.user_id, data.agent_id, data.run_id),
