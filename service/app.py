@@ -21,7 +21,7 @@ from service.api.health import healthz, prometheus_metrics, readyz
 from service.api.jobs import JobsController
 from service.api.mem0 import Mem0PathRouting, mem0_router
 from service.api.memories import MemoriesController
-from service.api.openapi import name_shared_schemas, openapi_config
+from service.api.openapi import finish_document, openapi_config
 from service.api.problems import handle_domain_error, handle_http_exception, handle_unexpected_error
 from service.api.request_log import RequestLogMiddleware
 from service.api.search import SearchController
@@ -155,7 +155,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         debug=False,
         logging_config=None,  # structlog is configured by service.logging
     )
-    name_shared_schemas(app.openapi_schema)  # built once here; /schema serves this object
+    finish_document(app.openapi_schema)  # built once here; /schema serves this object
     return app
 
 

@@ -20,6 +20,7 @@ from service.errors import DatabaseUnavailable, NotReady
     tags=["operations"],
 )
 async def healthz() -> Health:
+    """200 while the process can answer; no dependency is checked (use for liveness probes)."""
     return Health(status="ok")
 
 
@@ -31,6 +32,8 @@ async def healthz() -> Health:
     responses=problem_responses(503),
 )
 async def readyz(state: State) -> Health:
+    """200 when Postgres answers and the model is loaded; 503 otherwise and while shutting down
+    (use for readiness probes)."""
     if state.shutting_down:
         raise NotReady("the service is shutting down")
     if not state.embedder.is_loaded:
@@ -48,5 +51,7 @@ async def readyz(state: State) -> Health:
     media_type="text/plain; version=0.0.4",
 )
 async def prometheus_metrics(state: State) -> str:
+    """Request, search, embedding, LLM, job-queue and pool metrics. Labels never carry tenant
+    data."""
     await refresh_gauges(state.database, state.ingest_jobs)
     return generate_latest(metrics.REGISTRY).decode()

@@ -1,4 +1,5 @@
-"""The published OpenAPI document: its settings, and one name for each shared free-form type.
+"""The published OpenAPI document: its settings, one name for each shared free-form type, and
+component descriptions from the structs' docstrings.
 
 Litestar writes a free-form ``dict`` field inline, so a client generator invents a model per
 field (``MemoryOutMetadata``, ``SearchRequestFiltersType0``...). Metadata and filters are the
@@ -6,6 +7,8 @@ same thing everywhere, so every such field points at one named component instead
 """
 
 from __future__ import annotations
+
+import inspect
 
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
@@ -19,6 +22,7 @@ from litestar.openapi.spec import (
 )
 
 from service import __version__
+from service.api import schemas as api_schemas
 
 API_DESCRIPTION = """\
 A memory service for LLM applications: store what users tell your assistant and recall the
@@ -72,15 +76,43 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def name_shared_schemas(document: OpenAPI) -> None:
-    """Point every free-form metadata / filter field at its named component (in place)."""
+def finish_document(document: OpenAPI) -> None:
+    """Name the shared free-form schemas and describe each component by its class docstring
+    (Litestar leaves msgspec structs undescribed). In place."""
     schemas = document.components.schemas
     schemas.update(SHARED_SCHEMAS)
+    for name, schema in schemas.items():
+        struct = getattr(api_schemas, name, None)
+        if schema.description is None and struct is not None and struct.__doc__:
+            schema.description = inspect.cleandoc(struct.__doc__)
+        _point_at_shared_schemas(schema)
     for schema in schemas.values():
-        for field, value in (schema.properties or {}).items():
-            target = _FIELD_SCHEMA.get(field)
-            if target is not None and isinstance(value, Schema) and schema.properties:
-                schema.properties[field] = _reference(value, target)
+        _describe_component_fields(schema, schemas)
+
+
+def _point_at_shared_schemas(schema: Schema) -> None:
+    properties = schema.properties or {}
+    for field, value in properties.items():
+        target = _FIELD_SCHEMA.get(field)
+        if target is not None and isinstance(value, Schema):
+            properties[field] = _reference(value, target)
+
+
+def _describe_component_fields(schema: Schema, schemas: dict[str, Schema]) -> None:
+    """A field typed by a component says what the component says.
+
+    (Describing such a field on the struct makes Litestar overwrite the component's own
+    description, so these are filled in here.)
+    """
+    for value in (schema.properties or {}).values():
+        if value.description:
+            continue
+        if isinstance(value, Reference):
+            refs = [value.ref]
+        else:
+            refs = [v.ref for v in (value.one_of or value.all_of or []) if isinstance(v, Reference)]
+        if refs:
+            value.description = schemas[refs[0].rsplit("/", 1)[-1]].description
 
 
 def _reference(inline: Schema, target: str) -> Schema | Reference:

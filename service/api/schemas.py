@@ -230,9 +230,7 @@ class AddResult(msgspec.Struct):
         Literal["ADD", "UPDATE", "DELETE", "NONE"],
         msgspec.Meta(description="ADD, UPDATE, DELETE or NONE."),
     ]
-    memory: Annotated[
-        MemoryOut, msgspec.Meta(description="The memory stored, changed, deleted or matched.")
-    ]
+    memory: MemoryOut
     fact: Annotated[
         str | None, msgspec.Meta(description="The fact the LLM extracted, when one was.")
     ] = None
@@ -273,9 +271,7 @@ class AddMemoryResponse(msgspec.Struct):
         list[RejectedDecision],
         msgspec.Meta(description="LLM decisions that broke the rules and were not applied."),
     ] = msgspec.field(default_factory=list)
-    usage: Annotated[
-        LlmUsageOut | None, msgspec.Meta(description="LLM calls and tokens spent on this add.")
-    ] = None
+    usage: LlmUsageOut | None = None
     prompt_version: Annotated[
         str | None,
         msgspec.Meta(description="Version of the prompt the LLM was given, when one was called."),
@@ -294,10 +290,7 @@ class IngestJob(msgspec.Struct):
     last_error: Annotated[
         str | None, msgspec.Meta(description="Why the last attempt failed, if it did.")
     ]
-    result: Annotated[
-        AddMemoryResponse | None,
-        msgspec.Meta(description="The add's outcome, once status is done."),
-    ]
+    result: AddMemoryResponse | None
     created_at: Annotated[datetime, msgspec.Meta(description="When the add was accepted.")]
     updated_at: Annotated[datetime, msgspec.Meta(description="When the job last changed.")]
 
@@ -357,7 +350,7 @@ class SearchResult(msgspec.Struct):
     score: Annotated[
         float, msgspec.Meta(description="Cosine similarity to the query (1 is identical).")
     ]
-    memory: Annotated[MemoryOut, msgspec.Meta(description="The memory found.")]
+    memory: MemoryOut
 
     @classmethod
     def of(cls, hit: SearchHit) -> SearchResult:
