@@ -180,11 +180,12 @@ class MemoryService:
             return await store.list_entities(connection, tenant_id)
 
     async def delete_entity(self, tenant_id: uuid.UUID, kind: EntityKind, name: str) -> int:
-        """Forget one user, agent or run: every memory carrying that id."""
-        deleted = await self.delete_scope(tenant_id, Scope.of_entity(kind, name))
-        if deleted == 0:
-            raise NotFound(f"no {kind} named {name!r} has memories for this API key")
-        return deleted
+        """Forget one user, agent or run: every memory carrying that id.
+
+        Deleting an entity with no memories left is not an error: an agent's memories may
+        have gone with their user a moment before (this is how Mem0's ``reset`` proceeds).
+        """
+        return await self.delete_scope(tenant_id, Scope.of_entity(kind, name))
 
     async def update(
         self,

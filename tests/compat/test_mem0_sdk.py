@@ -168,6 +168,12 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
     assert _stored(live_server, tenant_id) == {}
     assert client.users()["results"] == []
 
+    # reset deletes every user, agent and run, even when one's memories went with another's.
+    _add(client, "I sail on weekends", user_id="zoe", agent_id="coach", run_id="trip-2")
+    _add(client, "I speak Danish", user_id="yann")
+    client.reset()
+    assert _stored(live_server, tenant_id) == {}
+
 
 def test_a_wrong_key_makes_the_sdk_constructor_fail(live_server: LiveServer) -> None:
     with pytest.raises(ValueError, match="API key"):
@@ -205,10 +211,11 @@ def test_one_tenant_cannot_reach_another_through_the_sdk(live_server: LiveServer
         lambda: mallory.delete(secret["id"]),
         lambda: mallory.batch_delete([{"memory_id": secret["id"]}]),
         lambda: mallory.feedback(secret["id"], "NEGATIVE"),
-        lambda: mallory.delete_users(user_id="alice"),
     ):
         with pytest.raises(MemoryNotFoundError):
             attempt()
+    mallory.delete_users(user_id="alice")  # deletes mallory's own (no) memories of "alice"
+    mallory.delete_all(user_id="alice")
     assert alice.get(secret["id"])["memory"] == "My bank PIN is 4321"
 
 
