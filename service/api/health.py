@@ -12,12 +12,16 @@ from service.api.problems import problem_responses
 from service.api.schemas import Health
 from service.errors import DatabaseUnavailable, NotReady
 
+# Probes and the Prometheus scrape need no key; OpenAPI says so with an empty requirement.
+NO_API_KEY: list[dict[str, list[str]]] = [{}]
+
 
 @get(
     "/healthz",
     operation_id="getLiveness",
     summary="Liveness: the process is up",
     tags=["operations"],
+    security=NO_API_KEY,
 )
 async def healthz() -> Health:
     """200 while the process can answer; no dependency is checked (use for liveness probes)."""
@@ -29,6 +33,7 @@ async def healthz() -> Health:
     operation_id="getReadiness",
     summary="Readiness: the database answers and the model is loaded",
     tags=["operations"],
+    security=NO_API_KEY,
     responses=problem_responses(503),
 )
 async def readyz(state: State) -> Health:
@@ -48,6 +53,7 @@ async def readyz(state: State) -> Health:
     operation_id="getMetrics",
     summary="Prometheus metrics (text exposition format)",
     tags=["operations"],
+    security=NO_API_KEY,
     media_type="text/plain; version=0.0.4",
 )
 async def prometheus_metrics(state: State) -> str:
