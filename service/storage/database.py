@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 from pgvector.asyncpg import register_vector
 
-from service.errors import DatabaseUnavailable, IncompatibleDatabase
+from service.errors import DatabaseUnavailable, IncompatibleDatabase, InvalidRequest
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +86,10 @@ class Database:
         except CONNECTION_ERRORS as error:
             log.warning("database.unavailable", error=type(error).__name__)
             raise DatabaseUnavailable(UNAVAILABLE_DETAIL) from error
+        except asyncpg.exceptions.DataError as error:
+            # Values are always parameters, so this is a value Postgres cannot hold (e.g. a
+            # NUL character in a text or in metadata): the client's input, not a fault here.
+            raise InvalidRequest(f"a value in the request cannot be stored: {error}") from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

@@ -232,3 +232,23 @@ def test_request_id_is_echoed(client: httpx.Client) -> None:
     )
 
     assert response.headers["x-request-id"] == "abc-123"
+
+
+def test_values_postgres_cannot_hold_are_refused_and_store_nothing(client: httpx.Client) -> None:
+    """Found by fuzzing: a NUL character used to reach Postgres and answer 500."""
+    for body in (
+        {"text": "nul \u0000 inside", "user_id": "nul-user"},
+        {"text": "fine", "user_id": "nul-user", "metadata": {"k": "a\u0000b"}},
+        {"text": "fine", "user_id": "nul\u0000user"},
+    ):
+        response = client.post("/v1/memories", json={**body, "infer": False})
+        assert response.status_code == 422, response.text
+        assert "cannot be stored" in response.json()["detail"]
+    assert client.get("/v1/memories", params={"user_id": "nul-user"}).json()["memories"] == []
+
+
+def test_a_query_parameter_given_twice_is_refused(client: httpx.Client) -> None:
+    """Found by fuzzing: ?user_id=a&user_id=b used to act on one of the two silently."""
+    response = client.delete("/v1/memories", params=[("user_id", "a"), ("user_id", "b")])
+    assert response.status_code == 400
+    assert "user_id" in response.json()["detail"]
