@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp
 
 from service import errors
@@ -18,6 +19,7 @@ from service.adapters.embedder import Embedder
 from service.adapters.llm import ChatJsonClient
 from service.api.dependencies import provide_tenant
 from service.api.health import healthz, prometheus_metrics, readyz
+from service.api.idempotency import IdempotencyMiddleware
 from service.api.jobs import JobsController
 from service.api.mem0 import Mem0PathRouting, mem0_router
 from service.api.memories import MemoriesController
@@ -29,6 +31,7 @@ from service.api.search import SearchController
 from service.domain.adding import AddLimits, AddService
 from service.domain.api_keys import ApiKeyService
 from service.domain.feedback import FeedbackService
+from service.domain.idempotency import IdempotencyService
 from service.domain.ingest import IngestPipeline
 from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
@@ -75,6 +78,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         timeout_s=settings.db_timeout_s,
     )
     api_keys = ApiKeyService(database)
+    idempotency = IdempotencyService(database, settings.idempotency_ttl_s)
     ingest_jobs, llm = build_ingest_jobs(settings, database, embedder)
     workers: list[asyncio.Task[None]] = []
     memory_service = MemoryService(database, embedder, settings.near_duplicate_similarity)
@@ -153,6 +157,14 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         on_startup=[start],
         on_shutdown=[stop],
         before_request=reject_repeated_query_parameters,
+        middleware=[
+            DefineMiddleware(
+                IdempotencyMiddleware,
+                api_keys=api_keys,
+                idempotency=idempotency,
+                max_body_bytes=settings.max_body_bytes,
+            )
+        ],
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         logging_config=None,  # structlog is configured by service.logging

@@ -49,3 +49,7 @@ class Conflict(MemoryServiceError):
 
 class NotSupported(MemoryServiceError):
     """The request asks for a feature this service does not have (e.g. a Mem0 platform option)."""
+
+
+class RequestInProgress(Conflict):
+    """A request with the same Idempotency-Key is being processed right now."""

@@ -95,6 +95,18 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "120",
         "Seconds a worker owns a running job; a job whose worker died is retried after this.",
     ),
+    "MEMORY_IDEMPOTENCY_TTL_S": (
+        "86400",
+        "Seconds an Idempotency-Key is remembered; a retry within it gets the first answer.",
+    ),
+    "MEMORY_RATE_LIMIT_PER_S": (
+        "100",
+        "Requests per second each API key may make, per replica (0: no limit).",
+    ),
+    "MEMORY_RATE_LIMIT_BURST": (
+        "200",
+        "Requests an API key may make at once before the per-second rate applies.",
+    ),
     "MEMORY_LOG_FORMAT": ("auto", "auto (pretty on a terminal, JSON otherwise), json or console."),
     "MEMORY_LOG_LEVEL": ("info", "debug, info, warning or error."),
     "MEMORY_SHUTDOWN_GRACE_S": (
@@ -137,6 +149,9 @@ class Settings:
     job_workers: int = 1
     job_max_attempts: int = 5
     job_lease_s: float = 120.0
+    idempotency_ttl_s: float = 86400.0
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 200
     log_format: LogFormat = "auto"
     log_level: str = "info"
     shutdown_grace_s: float = 20.0
@@ -205,6 +220,9 @@ class Settings:
             job_workers=reader.integer("MEMORY_JOB_WORKERS", 1, minimum=0),
             job_max_attempts=reader.integer("MEMORY_JOB_MAX_ATTEMPTS", 5, minimum=1),
             job_lease_s=reader.number("MEMORY_JOB_LEASE_S", 120.0, minimum=1.0),
+            idempotency_ttl_s=reader.number("MEMORY_IDEMPOTENCY_TTL_S", 86400.0, minimum=1.0),
+            rate_limit_per_s=reader.number("MEMORY_RATE_LIMIT_PER_S", 100.0, minimum=0.0),
+            rate_limit_burst=reader.integer("MEMORY_RATE_LIMIT_BURST", 200, minimum=1),
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
             log_level=log_level,
             shutdown_grace_s=reader.number("MEMORY_SHUTDOWN_GRACE_S", 20.0, minimum=0.0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from litestar import Request
@@ -18,11 +19,16 @@ from service.storage.tenants import Tenant
 
 
 def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, credentials = authorization.partition(" ")
+    return api_key_of_headers(request.scope["headers"])
+
+
+def api_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key of ``Authorization: Bearer|Token <key>`` or ``X-API-Key: <key>``."""
+    found = {name.lower(): value.decode("latin-1") for name, value in headers}
+    scheme, _, credentials = found.get(b"authorization", "").partition(" ")
     if scheme.lower() in ("bearer", "token") and credentials.strip():
         return credentials.strip()
-    return request.headers.get("x-api-key") or None
+    return found.get(b"x-api-key") or None
 
 
 async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenant:

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import inspect
 
+from litestar.enums import ParamType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
     Components,
+    Example,
     OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
+    Parameter,
     Reference,
     Schema,
     SecurityScheme,
@@ -45,6 +50,19 @@ _FILTER = Schema(
         "or a metadata key (also as metadata.<key>)."
     ),
     examples=[{"AND": [{"category": "health"}, {"priority": {"gte": 2}}]}],
+)
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    param_in=ParamType.HEADER,
+    required=False,
+    description=(
+        "Makes a retry safe: a request repeated with the same key (and the same body) within "
+        "MEMORY_IDEMPOTENCY_TTL_S (24 h) has no second effect and gets the first answer, "
+        "marked Idempotent-Replayed: true. The same key with another body answers 422; while "
+        "the first request runs, a retry answers 409 with Retry-After."
+    ),
+    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255, pattern=r"^[!-~]+$"),
+    examples={"uuid": Example(value="7d0f3b5e-2f4c-4c7e-9b7e-2a1d9c0e4f11")},
 )
 SHARED_SCHEMAS = {"Metadata": _METADATA, "MemoryFilter": _FILTER}
 _FIELD_SCHEMA = {
@@ -77,8 +95,10 @@ def openapi_config() -> OpenAPIConfig:
 
 
 def finish_document(document: OpenAPI) -> None:
-    """Name the shared free-form schemas and describe each component by its class docstring
-    (Litestar leaves msgspec structs undescribed). In place."""
+    """Name the shared free-form schemas, describe each component by its class docstring
+    (Litestar leaves msgspec structs undescribed), and document the Idempotency-Key header of
+    every write (it is handled by a middleware, which Litestar cannot see). In place."""
+    _document_idempotency(document)
     schemas = document.components.schemas
     schemas.update(SHARED_SCHEMAS)
     for name, schema in schemas.items():
@@ -88,6 +108,36 @@ def finish_document(document: OpenAPI) -> None:
         _point_at_shared_schemas(schema)
     for schema in schemas.values():
         _describe_component_fields(schema, schemas)
+
+
+def _document_idempotency(document: OpenAPI) -> None:
+    for item in (document.paths or {}).values():
+        for operation in (item.post, item.put, item.patch, item.delete):
+            if operation is None:
+                continue
+            operation.parameters = [*(operation.parameters or []), _IDEMPOTENCY_KEY]
+            responses = operation.responses or {}
+            responses.setdefault("409", _problem(_CONFLICT))
+            responses.setdefault("422", _problem(_KEY_REUSED))
+            operation.responses = dict(sorted(responses.items()))
+
+
+_CONFLICT = (
+    "Conflicts with stored data, or a request with the same Idempotency-Key is still being "
+    "processed (retry after Retry-After seconds)."
+)
+_KEY_REUSED = "The Idempotency-Key was already used with a different request."
+
+
+def _problem(description: str) -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description=description,
+        content={
+            "application/problem+json": OpenAPIMediaType(
+                schema=Reference("#/components/schemas/Problem")
+            )
+        },
+    )
 
 
 def _point_at_shared_schemas(schema: Schema) -> None:

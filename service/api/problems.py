@@ -83,6 +83,8 @@ def handle_domain_error(
     headers: dict[str, str] = {}
     if status == 503:
         headers["Retry-After"] = "2"
+    if isinstance(error, errors.RequestInProgress):
+        headers["Retry-After"] = "1"
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="memory-service"'
     return problem_response(request, status, error.detail, headers=headers)

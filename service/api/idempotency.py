@@ -1,0 +1,173 @@
+"""The Idempotency-Key header: a retried write has one effect and gets the first answer.
+
+Runs inside Litestar (after routing, inside its error handling), on POST, PUT, PATCH and
+DELETE requests that carry the header. The decisions are ``service.domain.idempotency``'s;
+this module only reads the request and replays or records the answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from litestar.enums import ScopeType
+from litestar.exceptions import ValidationException
+from litestar.types import (
+    ASGIApp,
+    HTTPScope,
+    Message,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+)
+
+from service.api.dependencies import api_key_of_headers
+from service.domain.api_keys import ApiKeyService
+from service.domain.idempotency import (
+    IdempotencyService,
+    InProgress,
+    KeyReused,
+    Replay,
+    request_fingerprint,
+)
+from service.errors import InvalidRequest, RequestInProgress, Unauthenticated
+from service.storage.tenants import Tenant
+
+HEADER = b"idempotency-key"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class IdempotencyMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_keys: ApiKeyService,
+        idempotency: IdempotencyService,
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self._api_keys = api_keys
+        self._idempotency = idempotency
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        http_scope = scope if scope["type"] == ScopeType.HTTP else None
+        key = _idempotency_key(http_scope) if http_scope else None
+        if http_scope is None or key is None:
+            await self.app(scope, receive, send)
+            return
+        body, replay_receive, complete = await _read_body(receive, self._max_body_bytes)
+        tenant = await self._tenant(http_scope) if complete else None
+        if tenant is None:  # too large (the app answers 413) or no valid key (401)
+            await self.app(scope, replay_receive, send)
+            return
+        fingerprint = request_fingerprint(
+            http_scope["method"], http_scope["path"], http_scope["query_string"], body
+        )
+        claim = await self._idempotency.claim(tenant.id, key, fingerprint)
+        if isinstance(claim, Replay):
+            await _send_replay(send, claim)
+            return
+        if isinstance(claim, KeyReused):
+            raise InvalidRequest(
+                f"Idempotency-Key {key!r} was already used with a different request; "
+                "use a new key for a new request"
+            )
+        if isinstance(claim, InProgress):
+            raise RequestInProgress(
+                f"a request with Idempotency-Key {key!r} is still being processed; "
+                "retry in a moment to get its answer"
+            )
+        recorder = _AnswerRecorder(send)
+        try:
+            await self.app(scope, replay_receive, recorder.send)
+        except BaseException:
+            await self._idempotency.abandon(tenant.id, key)
+            raise
+        if recorder.status is None or recorder.status >= 500:
+            # A server fault: the request may be retried with the same key.
+            await self._idempotency.abandon(tenant.id, key)
+        else:
+            await self._idempotency.finish(
+                tenant.id, key, recorder.status, recorder.content_type, bytes(recorder.body)
+            )
+
+    async def _tenant(self, scope: HTTPScope) -> Tenant | None:
+        try:
+            return await self._api_keys.authenticate(api_key_of_headers(scope["headers"]))
+        except Unauthenticated:
+            return None
+
+
+def _idempotency_key(scope: HTTPScope) -> str | None:
+    if scope["method"] not in WRITE_METHODS:
+        return None
+    raw = next((value for name, value in scope["headers"] if name == HEADER), None)
+    if raw is None:
+        return None
+    key = raw.decode("latin-1")
+    if not _VALID_KEY.match(key):
+        raise ValidationException(
+            detail="Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID"
+        )
+    return key
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes, Receive, bool]:
+    """The whole body (if it fits in ``limit``), and a receive that replays it to the app."""
+    messages: list[ReceiveMessage] = []
+    size = 0
+    complete = False
+    while size <= limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message["body"])
+        if not message.get("more_body", False):
+            complete = size <= limit
+            break
+    body = b"".join(m["body"] for m in messages if m["type"] == "http.request")
+    buffered = list(messages)
+
+    async def replay() -> ReceiveMessage:
+        return buffered.pop(0) if buffered else await receive()
+
+    return body, replay, complete
+
+
+async def _send_replay(send: Send, replay: Replay) -> None:
+    headers = [
+        (b"content-length", str(len(replay.body)).encode()),
+        (b"idempotent-replayed", b"true"),
+    ]
+    if replay.content_type:
+        headers.append((b"content-type", replay.content_type.encode("latin-1")))
+    await send({"type": "http.response.start", "status": replay.status, "headers": headers})
+    await send({"type": "http.response.body", "body": replay.body, "more_body": False})
+
+
+class _AnswerRecorder:
+    """Passes the response through while keeping a copy of it."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+        self.content_type: str | None = None
+        self.body = bytearray()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.content_type = next(
+                (
+                    v.decode("latin-1")
+                    for k, v in message.get("headers", [])
+                    if k.lower() == b"content-type"
+                ),
+                None,
+            )
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+        await self._send(message)
