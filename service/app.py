@@ -35,6 +35,7 @@ from service.domain.idempotency import IdempotencyService
 from service.domain.ingest import IngestPipeline
 from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
+from service.domain.rate_limit import RateLimiter
 from service.domain.search import HybridSettings, SearchService
 from service.settings import Settings
 from service.storage.database import Database
@@ -95,6 +96,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
                 AddLimits(settings.max_text_chars, settings.max_batch_items),
             ),
             "feedback_service": FeedbackService(database),
+            "rate_limiter": RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
             "search_service": SearchService(
                 database,
                 embedder,

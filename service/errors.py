@@ -53,3 +53,11 @@ class NotSupported(MemoryServiceError):
 
 class RequestInProgress(Conflict):
     """A request with the same Idempotency-Key is being processed right now."""
+
+
+class RateLimited(MemoryServiceError):
+    """The API key made more requests than its rate allows; retry after ``retry_after_s``."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -13,9 +13,10 @@ from service.domain.api_keys import ApiKeyService
 from service.domain.feedback import FeedbackService
 from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
+from service.domain.rate_limit import RateLimiter
 from service.domain.search import SearchService
 from service.settings import Settings
-from service.storage.tenants import Tenant
+from service.storage.tenants import Tenant, hash_api_key
 
 
 def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
@@ -34,7 +35,10 @@ def api_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenant:
     """Authenticate the request; every query below is scoped to the tenant returned."""
     api_keys: ApiKeyService = state.api_keys
-    tenant = await api_keys.authenticate(_api_key_of(request))
+    api_key = _api_key_of(request)
+    tenant = await api_keys.authenticate(api_key)
+    rate_limiter: RateLimiter = state.rate_limiter
+    rate_limiter.take(hash_api_key(api_key or ""))
     # Read back by the request log middleware, which runs outside the handler's context.
     request.scope["state"]["tenant"] = tenant.name
     return tenant

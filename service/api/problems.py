@@ -26,6 +26,7 @@ _STATUS_OF: dict[type[errors.MemoryServiceError], int] = {
     errors.IncompatibleDatabase: 503,
     errors.NotReady: 503,
     errors.NotSupported: 501,
+    errors.RateLimited: 429,
 }
 _DESCRIPTIONS = {
     400: "The request is malformed: invalid JSON, unknown fields or wrong types.",
@@ -34,13 +35,16 @@ _DESCRIPTIONS = {
     409: "The change conflicts with stored data.",
     413: "The request body is larger than MEMORY_MAX_BODY_BYTES.",
     422: "The request is well-formed but cannot be carried out as asked.",
+    429: "Too many requests for this API key; retry after Retry-After seconds.",
     501: "The feature asked for is not supported by this service.",
     503: "The database is unreachable or the service is not ready; retry shortly.",
 }
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the errors a route can answer."""
+    """OpenAPI entries for the errors a route can answer (an authenticated route: also 429)."""
+    if 401 in statuses:
+        statuses = tuple(sorted({*statuses, 429}))
     return {
         status: ResponseSpec(
             data_container=Problem,
@@ -85,6 +89,8 @@ def handle_domain_error(
         headers["Retry-After"] = "2"
     if isinstance(error, errors.RequestInProgress):
         headers["Retry-After"] = "1"
+    if isinstance(error, errors.RateLimited):
+        headers["Retry-After"] = str(error.retry_after_s)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="memory-service"'
     return problem_response(request, status, error.detail, headers=headers)
