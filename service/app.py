@@ -38,7 +38,7 @@ from service.domain.memories import MemoryService
 from service.domain.rate_limit import RateLimiter
 from service.domain.search import HybridSettings, SearchService
 from service.settings import Settings
-from service.storage.database import Database
+from service.storage.database import ALL_TENANTS, Database
 from service.storage.migrations import ensure_schema_is_current
 from service.storage.model_registry import ensure_embedding_model
 
@@ -116,7 +116,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
     async def start(app: Litestar) -> None:
         await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
         await database.open()
-        async with database.connection() as connection:
+        async with database.connection(ALL_TENANTS) as connection:
             await ensure_embedding_model(connection, embedder.model_name, embedder.dimensions)
         await embedder.start()
         if settings.uses_embedded_postgres:

@@ -13,7 +13,7 @@ import structlog
 
 from service.errors import NotFound, Unauthenticated
 from service.storage import tenants as store
-from service.storage.database import Database
+from service.storage.database import ALL_TENANTS, Database
 from service.storage.tenants import ApiKeyRecord, Tenant
 
 log = structlog.get_logger(__name__)
@@ -59,7 +59,7 @@ class ApiKeyService:
         now = time.monotonic()
         if cached and now - cached[0] < self._cache_ttl_s:
             return cached[1]
-        async with self._database.connection() as connection:
+        async with self._database.connection(ALL_TENANTS) as connection:
             tenant = await store.find_tenant_by_api_key(connection, api_key)
         if tenant is None:
             self._cache.pop(api_key, None)
@@ -71,21 +71,21 @@ class ApiKeyService:
 
     async def create(self, tenant_name: str, label: str = "") -> CreatedKey:
         api_key = generate_api_key()
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(ALL_TENANTS) as connection:
             tenant = await store.get_or_create_tenant(connection, tenant_name)
             key_id = await store.insert_api_key(connection, tenant, api_key, label)
         log.info("api_key.created", key_id=str(key_id), tenant=tenant.name)
         return CreatedKey(key_id, tenant, api_key)
 
     async def revoke(self, key_id: uuid.UUID) -> None:
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(ALL_TENANTS) as connection:
             if not await store.revoke_api_key(connection, key_id):
                 raise NotFound(f"no active API key with id {key_id}")
         self._cache.clear()
         log.info("api_key.revoked", key_id=str(key_id))
 
     async def list_keys(self) -> list[ApiKeyRecord]:
-        async with self._database.connection() as connection:
+        async with self._database.connection(ALL_TENANTS) as connection:
             return await store.list_api_keys(connection)
 
     async def ensure_development_key(self, key_file: Path) -> None:
@@ -94,7 +94,7 @@ class ApiKeyService:
         Only the embedded (local) mode calls this; with DATABASE_URL nothing is created and
         every request needs a key made with ``memory-service keys create``.
         """
-        async with self._database.connection() as connection:
+        async with self._database.connection(ALL_TENANTS) as connection:
             active = await store.count_active_api_keys(connection)
         if active:
             return

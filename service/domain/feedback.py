@@ -27,7 +27,7 @@ class FeedbackService:
         """Keep one piece of feedback about a memory of this tenant."""
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise InvalidRequest(f"feedback_reason is limited to {MAX_REASON_CHARS} characters")
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             if await memory_store.find_memory(connection, tenant_id, memory_id) is None:
                 raise NotFound(f"no memory with id {memory_id} exists for this API key")
             return await feedback_store.insert_feedback(

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from service.storage import idempotency as store
-from service.storage.database import Database
+from service.storage.database import ALL_TENANTS, Database
 
 LOCK_S = 60.0
 
@@ -58,7 +58,7 @@ class IdempotencyService:
         self.ttl_s = ttl_s
 
     async def claim(self, tenant_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             record = await store.claim_key(
                 connection, tenant_id, key, fingerprint, LOCK_S, self.ttl_s
             )
@@ -76,13 +76,13 @@ class IdempotencyService:
     async def finish(
         self, tenant_id: uuid.UUID, key: str, status: int, content_type: str | None, body: bytes
     ) -> None:
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             await store.store_answer(connection, tenant_id, key, status, content_type, body)
 
     async def abandon(self, tenant_id: uuid.UUID, key: str) -> None:
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             await store.release_key(connection, tenant_id, key)
 
     async def purge_expired(self) -> int:
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(ALL_TENANTS) as connection:
             return await store.purge_expired_keys(connection)

@@ -139,7 +139,7 @@ class IngestPipeline:
         if not texts:
             return None
         memory_ids: dict[uuid.UUID, None] = {}
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             for text in texts:
                 ids = await ingested_store.unchanged_results_of(
                     connection, tenant_id, scope, content_hash(text)
@@ -157,7 +157,7 @@ class IngestPipeline:
         self, tenant_id: uuid.UUID, scope: Scope, texts: list[str]
     ) -> list[list[SearchHit]]:
         vectors = await self._embedder.embed(texts)
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             return [
                 await store.nearest_in_exact_scope(
                     connection, tenant_id, scope, vector, self._per_message
@@ -225,7 +225,7 @@ class IngestPipeline:
         result: IngestResult,
         planned: list[_Planned],
     ) -> None:
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             await store.lock_scopes(connection, tenant_id, [request.scope])
             for item in planned:
                 outcome = await self._apply(connection, tenant_id, request, item)

@@ -17,7 +17,7 @@ from service.domain.ingest import IngestPipeline
 from service.domain.ingest_results import IngestRequest, IngestResult
 from service.errors import NotFound
 from service.storage import jobs as job_store
-from service.storage.database import Database
+from service.storage.database import ALL_TENANTS, Database
 from service.storage.jobs import JobRecord
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ class IngestJobs:
 
     async def submit(self, tenant_id: uuid.UUID, request: IngestRequest) -> JobRecord:
         """Store the input and return at once; a worker processes it."""
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             job = await job_store.insert_job(connection, tenant_id, request.to_json())
         self._wake.set()
         return job
@@ -57,7 +57,7 @@ class IngestJobs:
         self, tenant_id: uuid.UUID, request: IngestRequest
     ) -> IngestResult | Deferred:
         """Store the input, then process it in this request; on an LLM failure leave it queued."""
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             # Leased to this request from the start, so no worker takes it meanwhile; if this
             # process dies, the lease expires and a worker finishes the job.
             job = await job_store.insert_job(
@@ -67,14 +67,14 @@ class IngestJobs:
         return outcome if isinstance(outcome, IngestResult) else Deferred(outcome)
 
     async def refresh_metrics(self) -> None:
-        async with self._database.connection() as connection:
+        async with self._database.connection(ALL_TENANTS) as connection:
             queued, running, oldest_s = await job_store.queue_stats(connection)
         metrics.JOB_QUEUE_DEPTH.labels("queued").set(queued)
         metrics.JOB_QUEUE_DEPTH.labels("running").set(running)
         metrics.JOB_QUEUE_OLDEST_AGE.set(oldest_s)
 
     async def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             job = await job_store.find_job(connection, tenant_id, job_id)
         if job is None:
             raise job_not_found(job_id)
@@ -86,7 +86,7 @@ class IngestJobs:
         stop = stop or asyncio.Event()
         while not stop.is_set():
             try:
-                async with self._database.transaction() as connection:
+                async with self._database.transaction(ALL_TENANTS) as connection:
                     job = await job_store.claim_job(connection, self._lease_s)
             except Exception:  # keep the worker alive through database outages
                 log.exception("jobs.claim_failed")
@@ -113,7 +113,7 @@ class IngestJobs:
         else:
             metrics.INGEST_JOBS.labels("done").inc()
             return result
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(job.tenant_id) as connection:
             if job.attempts >= self._max_attempts:
                 await job_store.fail_job(connection, job.id, error)
                 metrics.INGEST_JOBS.labels("failed").inc()

@@ -101,7 +101,7 @@ class MemoryService:
             return []
         vectors = await self._embedder.embed([item.text for item in items])
         outcomes: list[AddOutcome] = []
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             await store.lock_scopes(connection, tenant_id, [item.scope for item in items])
             for item, vector in zip(items, vectors, strict=True):
                 if skip_near_duplicates:
@@ -131,7 +131,7 @@ class MemoryService:
         return outcomes
 
     async def get(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             memory = await store.find_memory(connection, tenant_id, memory_id)
         if memory is None:
             raise _not_found(memory_id)
@@ -145,7 +145,7 @@ class MemoryService:
         limit: int,
         cursor: PageCursor | None,
     ) -> MemoryPage:
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             # One extra row tells whether another page exists without a count query.
             rows = await store.list_memories(
                 connection, tenant_id, scope, filters, limit + 1, cursor
@@ -169,14 +169,14 @@ class MemoryService:
         """
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidRequest(f"page starts at 1 and page_size is 1 to {MAX_PAGE_SIZE}")
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             memories, total = await store.list_memories_at(
                 connection, tenant_id, scope, filters, page_size, (page - 1) * page_size
             )
         return NumberedPage(memories, total)
 
     async def entities(self, tenant_id: uuid.UUID) -> list[Entity]:
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             return await store.list_entities(connection, tenant_id)
 
     async def delete_entity(self, tenant_id: uuid.UUID, kind: EntityKind, name: str) -> int:
@@ -210,7 +210,7 @@ class MemoryService:
         vectors = iter(await self._embedder.embed(texts) if texts else [])
         embeddings = [next(vectors) if change.text is not None else None for change in changes]
         updated: dict[uuid.UUID, Memory] = {}
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             # Locking in id order keeps two overlapping batches from deadlocking.
             for change, vector in sorted(
                 zip(changes, embeddings, strict=True), key=lambda pair: pair[0].memory_id
@@ -247,7 +247,7 @@ class MemoryService:
         """Delete every memory or none (one transaction); a missing id fails the whole batch."""
         if len(set(memory_ids)) != len(memory_ids):
             raise InvalidRequest("a memory id appears more than once in the batch")
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             for memory_id in sorted(memory_ids):
                 old = await store.delete_memory(connection, tenant_id, memory_id)
                 if old is None:
@@ -267,11 +267,11 @@ class MemoryService:
             raise InvalidRequest(
                 "refusing to delete without a scope: give user_id, agent_id and/or run_id"
             )
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             return await store.delete_scope(connection, tenant_id, scope, CLIENT_ACTOR)
 
     async def history(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> list[HistoryEvent]:
-        async with self._database.connection() as connection:
+        async with self._database.connection(tenant_id) as connection:
             events = await store.list_history(connection, tenant_id, memory_id)
         if not events:
             raise _not_found(memory_id)

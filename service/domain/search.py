@@ -76,7 +76,7 @@ class SearchService:
         vector = await self._embedder.embed_one(query)
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
-        async with self._database.transaction() as connection:
+        async with self._database.transaction(tenant_id) as connection:
             size = await store.count_scope_up_to(
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )

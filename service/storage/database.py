@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
@@ -38,6 +39,24 @@ _STARTUP_ERRORS: tuple[type[BaseException], ...] = (
 
 UNAVAILABLE_DETAIL = "The database is unreachable right now; retry shortly."
 
+# Row-level security (migration 0007) shows a connection only the rows of the tenant named in
+# ``memory.tenant_id``; ``memory.all_tenants`` is for work that spans tenants by nature
+# (authenticating a key, claiming the next job, purging). A superuser bypasses row-level
+# security, so such a connection switches to this role (created by the migration) first.
+APP_ROLE = "memory_service_app"
+_SELECT_TENANT = (
+    "SELECT set_config('memory.tenant_id', $1, false), set_config('memory.all_tenants', $2, false)"
+)
+_SELECT_TENANT_AS_APP_ROLE = f"{_SELECT_TENANT}, set_config('role', '{APP_ROLE}', false)"
+
+
+class AllTenants:
+    """Says that a connection serves work spanning tenants (see ``ALL_TENANTS``)."""
+
+
+ALL_TENANTS = AllTenants()
+TenantSelector = uuid.UUID | AllTenants
+
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
     await register_vector(connection)
@@ -55,6 +74,7 @@ class Database:
         self._max_size = max_size
         self.timeout_s = timeout_s
         self._pool: asyncpg.Pool | None = None
+        self._select_tenant = _SELECT_TENANT
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -65,6 +85,10 @@ class Database:
             command_timeout=self.timeout_s,
             timeout=self.timeout_s,
         )
+        async with self._pool.acquire() as connection:
+            self._select_tenant = await _tenant_selection_sql(
+                cast("asyncpg.Connection", connection)
+            )
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -78,9 +102,14 @@ class Database:
         return self._pool
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def connection(self, tenant: TenantSelector) -> AsyncIterator[asyncpg.Connection]:
+        """A connection that sees ``tenant``'s rows only (or every tenant's: ALL_TENANTS)."""
         try:
             async with self.pool.acquire(timeout=self.timeout_s) as connection:
+                every = isinstance(tenant, AllTenants)
+                await connection.execute(
+                    self._select_tenant, "" if every else str(tenant), "on" if every else "off"
+                )
                 # The pool's proxy forwards every Connection method; storage is typed for both.
                 yield cast("asyncpg.Connection", connection)
         except CONNECTION_ERRORS as error:
@@ -92,9 +121,9 @@ class Database:
             raise InvalidRequest(f"a value in the request cannot be stored: {error}") from None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+    async def transaction(self, tenant: TenantSelector) -> AsyncIterator[asyncpg.Connection]:
         """One transaction per logical write: everything inside commits or nothing does."""
-        async with self.connection() as connection, connection.transaction():
+        async with self.connection(tenant) as connection, connection.transaction():
             yield connection
 
     def pool_usage(self) -> tuple[int, int, int]:
@@ -106,11 +135,32 @@ class Database:
 
     async def is_reachable(self) -> bool:
         try:
-            async with self.connection() as connection:
+            async with self.connection(ALL_TENANTS) as connection:
                 await connection.fetchval("SELECT 1")
         except DatabaseUnavailable:
             return False
         return True
+
+
+async def _tenant_selection_sql(connection: asyncpg.Connection) -> str:
+    """How each connection selects its tenant; as the app role when we would bypass RLS."""
+    bypasses = await connection.fetchval(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    )
+    if not bypasses:
+        return _SELECT_TENANT
+    role_exists = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", APP_ROLE
+    )
+    if role_exists:
+        return _SELECT_TENANT_AS_APP_ROLE
+    log.warning(
+        "database.rls_bypassed",
+        reason=f"this database user bypasses row-level security and role {APP_ROLE} does not "
+        "exist; connect as a user without SUPERUSER/BYPASSRLS, or run the migrations as one "
+        "that may create roles",
+    )
+    return _SELECT_TENANT
 
 
 async def wait_for_database(dsn: str, timeout_s: float) -> asyncpg.Connection:

@@ -1,0 +1,92 @@
+"""Row-level security: even a query that forgets its tenant condition sees one tenant only.
+
+The queries below are deliberately wrong (no ``tenant_id = $1``); they run through the
+service's own Database, the way a buggy storage function would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+
+from service.storage.database import ALL_TENANTS, Database
+from tests.conftest import LiveServer, add_text, run_sql
+
+
+def _tenant_id(server: LiveServer, client: httpx.Client) -> uuid.UUID:
+    memory = add_text(client, f"marker {uuid.uuid4()}", user_id="rls")
+    [row] = run_sql(
+        server.dsn, "SELECT tenant_id FROM memories WHERE id = $1", uuid.UUID(memory["id"])
+    )
+    return uuid.UUID(str(row["tenant_id"]))
+
+
+def test_every_table_with_a_tenant_has_forced_row_level_security(live_server: LiveServer) -> None:
+    rows = run_sql(
+        live_server.dsn,
+        """
+        SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+               (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r'
+          AND (EXISTS (SELECT 1 FROM information_schema.columns i
+                       WHERE i.table_name = c.relname AND i.column_name = 'tenant_id')
+               OR c.relname = 'tenants')
+        """,
+    )
+    assert {row["relname"] for row in rows} >= {"memories", "memory_history", "ingest_jobs"}
+    for row in rows:
+        assert row["relrowsecurity"] and row["relforcerowsecurity"], row["relname"]
+        assert row["policies"] == 1, row["relname"]
+
+
+def test_an_unscoped_query_sees_and_changes_only_its_tenants_rows(
+    live_server: LiveServer, client: httpx.Client, other_client: httpx.Client
+) -> None:
+    tenant_a = _tenant_id(live_server, client)
+    tenant_b = _tenant_id(live_server, other_client)
+    total = run_sql(live_server.dsn, "SELECT count(DISTINCT tenant_id) AS n FROM memories")[0]["n"]
+    assert total >= 2
+
+    async def scenario() -> None:
+        database = Database(live_server.dsn, min_size=1, max_size=2, timeout_s=10)
+        await database.open()
+        try:
+            for tenant in (tenant_a, tenant_b):
+                async with database.connection(tenant) as connection:
+                    seen = await connection.fetch("SELECT DISTINCT tenant_id FROM memories")
+                    assert [row["tenant_id"] for row in seen] == [tenant]
+                    history = await connection.fetch(
+                        "SELECT DISTINCT tenant_id FROM memory_history"
+                    )
+                    assert [row["tenant_id"] for row in history] == [tenant]
+            async with database.connection(uuid.uuid4()) as connection:
+                assert await connection.fetchval("SELECT count(*) FROM memories") == 0
+                assert await connection.fetchval("SELECT count(*) FROM api_keys") == 0
+            async with database.transaction(tenant_a) as connection:
+                await connection.execute("UPDATE memories SET metadata = '{\"touched\": true}'")
+            async with database.transaction(tenant_a) as connection:
+                with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+                    await connection.execute(
+                        "INSERT INTO memory_feedback (tenant_id, memory_id) VALUES ($1, $2)",
+                        tenant_b,
+                        uuid.uuid4(),
+                    )
+            async with database.connection(ALL_TENANTS) as connection:
+                assert (
+                    await connection.fetchval("SELECT count(DISTINCT tenant_id) FROM memories")
+                    == total
+                )
+        finally:
+            await database.close()
+
+    asyncio.run(scenario())
+    touched = run_sql(
+        live_server.dsn,
+        "SELECT DISTINCT tenant_id FROM memories WHERE metadata @> '{\"touched\": true}'",
+    )
+    assert [row["tenant_id"] for row in touched] == [tenant_a]
