@@ -34,6 +34,7 @@ from service.domain.feedback import FeedbackService
 from service.domain.idempotency import IdempotencyService
 from service.domain.ingest import IngestPipeline
 from service.domain.jobs import IngestJobs
+from service.domain.maintenance import Maintenance
 from service.domain.memories import MemoryService
 from service.domain.rate_limit import RateLimiter
 from service.domain.search import HybridSettings, SearchService
@@ -80,6 +81,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
     )
     api_keys = ApiKeyService(database)
     idempotency = IdempotencyService(database, settings.idempotency_ttl_s)
+    maintenance = Maintenance(database, idempotency, settings.purge_interval_s)
     ingest_jobs, llm = build_ingest_jobs(settings, database, embedder)
     workers: list[asyncio.Task[None]] = []
     memory_service = MemoryService(database, embedder, settings.near_duplicate_similarity)
@@ -121,6 +123,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         await embedder.start()
         if settings.uses_embedded_postgres:
             await api_keys.ensure_development_key(settings.dev_api_key_file)
+        workers.append(asyncio.create_task(maintenance.loop(), name="maintenance"))
         if ingest_jobs is not None:
             workers.extend(
                 asyncio.create_task(ingest_jobs.work(), name=f"ingest-worker-{n}")

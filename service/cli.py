@@ -170,6 +170,16 @@ def keys_list(settings: Settings, args: argparse.Namespace) -> None:
     _with_database(settings, run)
 
 
+def tenants_delete(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.api_keys import ApiKeyService  # noqa: PLC0415
+
+    async def run(database: Database) -> None:
+        await ApiKeyService(database).delete_tenant(args.name)
+        print(f"deleted tenant {args.name} and all its data")
+
+    _with_database(settings, run)
+
+
 def openapi(settings: Settings, args: argparse.Namespace) -> None:
     document = openapi_document()
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -268,6 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="list keys (prefixes only)").set_defaults(
         handler=keys_list
     )
+    tenants = command("tenants", "Manage tenants.", None, _DB_VARS)
+    tenant_commands = tenants.add_subparsers(
+        dest="tenants_command", required=True, metavar="ACTION"
+    )
+    remove = tenant_commands.add_parser(
+        "delete", help="delete a tenant with its keys and all its data (cannot be undone)"
+    )
+    remove.add_argument("name", help="the tenant's name (see `keys list`)")
+    remove.set_defaults(handler=tenants_delete)
     export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     return parser

@@ -60,6 +60,7 @@ class Memory:
     metadata: Metadata
     created_at: datetime
     updated_at: datetime
+    expires_at: datetime | None = None  # never returned after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class NewMemory:
     embedding: Vector
     scope: Scope
     metadata: Metadata
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from service.api.schemas import (
 from service.domain.adding import AddRequest, AddService
 from service.domain.filters import parse_filter
 from service.domain.ingest_results import result_to_json
-from service.domain.memories import MemoryService, TextToAdd, check_memory_text
+from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, check_memory_text
 from service.domain.prompting import Turn
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope
@@ -88,6 +88,7 @@ class MemoriesController(Controller):
                 metadata=data.metadata,
                 infer=data.infer,
                 background=data.async_,
+                expires_at=data.expires_at,
             ),
         )
         if isinstance(outcome, JobRecord):
@@ -116,7 +117,7 @@ class MemoriesController(Controller):
                 check_memory_text(item.text, settings.max_text_chars)
             except InvalidRequest as error:
                 raise InvalidRequest(f"items[{index}]: {error.detail}") from None
-            items.append(TextToAdd(item.text, scope, item.metadata))
+            items.append(TextToAdd(item.text, scope, item.metadata, item.expires_at))
         outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
         return _add_response(outcomes)
 
@@ -182,7 +183,13 @@ class MemoriesController(Controller):
         recorded in the memory's history."""
         if data.text is not None:
             check_memory_text(data.text, settings.max_text_chars)
-        memory = await memories.update(tenant.id, memory_id, text=data.text, metadata=data.metadata)
+        memory = await memories.update(
+            tenant.id,
+            memory_id,
+            text=data.text,
+            metadata=data.metadata,
+            expires_at=KEEP_EXPIRY if data.expires_at is msgspec.UNSET else data.expires_at,
+        )
         return MemoryOut.of(memory)
 
     @delete(

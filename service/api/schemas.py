@@ -49,6 +49,17 @@ FilterObject = Annotated[
 ]
 
 
+ExpiresAt = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=True,
+        description="When the memory expires: it is never returned after this (ISO 8601 with "
+        "a timezone) and is purged soon after.",
+        examples=["2030-01-31T00:00:00Z"],
+    ),
+]
+
+
 class Problem(msgspec.Struct, omit_defaults=True):
     """An error, as RFC 9457 problem details (media type application/problem+json)."""
 
@@ -118,6 +129,7 @@ class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
     agent_id: ScopeId | None = None
     run_id: ScopeId | None = None
     metadata: MetadataObject = msgspec.field(default_factory=dict)
+    expires_at: ExpiresAt | None = None
     infer: Annotated[
         bool,
         msgspec.Meta(
@@ -142,6 +154,7 @@ class BatchItem(msgspec.Struct, forbid_unknown_fields=True):
     agent_id: ScopeId | None = None
     run_id: ScopeId | None = None
     metadata: MetadataObject = msgspec.field(default_factory=dict)
+    expires_at: ExpiresAt | None = None
 
 
 class BatchAddRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -154,10 +167,12 @@ class BatchAddRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class UpdateMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Replace a memory's text (it is re-embedded) and/or its whole metadata object."""
+    """Replace a memory's text (it is re-embedded), its whole metadata object and/or its
+    expiry (``null`` removes it)."""
 
     text: MemoryText | None = None
     metadata: MetadataObject | None = None
+    expires_at: ExpiresAt | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -205,6 +220,10 @@ class MemoryOut(msgspec.Struct):
     created_at: Annotated[datetime, msgspec.Meta(description="When it was first stored.")]
     updated_at: Annotated[datetime, msgspec.Meta(description="When it last changed.")]
 
+    expires_at: Annotated[
+        datetime | None, msgspec.Meta(description="When it expires; null: never.")
+    ]
+
     @classmethod
     def of(cls, memory: Memory) -> MemoryOut:
         return cls(
@@ -216,6 +235,7 @@ class MemoryOut(msgspec.Struct):
             metadata=memory.metadata,
             created_at=memory.created_at,
             updated_at=memory.updated_at,
+            expires_at=memory.expires_at,
         )
 
 

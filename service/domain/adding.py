@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from service.domain.ingest_results import FactOutcome, IngestRequest, IngestResult
 from service.domain.jobs import Deferred, IngestJobs
 from service.domain.memories import (
     MemoryService,
     TextToAdd,
+    check_expiry,
     check_memory_text,
     remembered_roles,
 )
@@ -32,6 +34,7 @@ class AddRequest:
     metadata: Metadata
     infer: bool
     background: bool  # answer at once with a job; needs infer and an LLM
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,10 @@ class AddService:
             request, turns=[turn for turn in request.turns if turn.role != "system"]
         )
         if request.infer and self._jobs is not None:
-            ingest = IngestRequest(request.scope, request.turns, request.metadata)
+            check_expiry(request.expires_at)
+            ingest = IngestRequest(
+                request.scope, request.turns, request.metadata, request.expires_at
+            )
             if request.background:
                 return await self._jobs.submit(tenant_id, ingest)
             outcome = await self._jobs.run_now(tenant_id, ingest)
@@ -74,7 +80,7 @@ class AddService:
             )
         roles = remembered_roles(request.infer)
         items = [
-            TextToAdd(turn.content, request.scope, request.metadata)
+            TextToAdd(turn.content, request.scope, request.metadata, request.expires_at)
             for turn in request.turns
             if turn.role in roles
         ]

@@ -84,6 +84,15 @@ class ApiKeyService:
         self._cache.clear()
         log.info("api_key.revoked", key_id=str(key_id))
 
+    async def delete_tenant(self, name: str) -> None:
+        """Forget a tenant entirely: its keys, memories, history, jobs, feedback, everything."""
+        async with self._database.transaction(ALL_TENANTS) as connection:
+            tenant_id = await store.delete_tenant(connection, name)
+        if tenant_id is None:
+            raise NotFound(f"no tenant named {name!r}")
+        self._cache.clear()
+        log.warning("tenant.deleted", tenant=name, tenant_id=str(tenant_id))
+
     async def list_keys(self) -> list[ApiKeyRecord]:
         async with self._database.connection(ALL_TENANTS) as connection:
             return await store.list_api_keys(connection)

@@ -272,6 +272,7 @@ class IngestPipeline:
                     content_hash=content_hash(decision.fact),
                     embedding=item.vector,
                     metadata=current.metadata,
+                    expires_at=current.expires_at,
                 )
         except Conflict:
             # The new text already exists as another memory: the old one is now redundant.
@@ -294,7 +295,14 @@ class IngestPipeline:
         )
         if nearest and nearest[0].score >= self._near_duplicate:
             return FactOutcome("NONE", nearest[0].memory, fact)
-        new = NewMemory(fact, content_hash(fact), item.vector, request.scope, request.metadata)
+        new = NewMemory(
+            fact,
+            content_hash(fact),
+            item.vector,
+            request.scope,
+            request.metadata,
+            request.expires_at,
+        )
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
         if not inserted:
             return FactOutcome("NONE", memory, fact)

@@ -5,6 +5,7 @@ and the JSON form of the outcome (stored with a finished job, same shape as the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from service.adapters.llm import LlmUsage
@@ -20,6 +21,7 @@ class IngestRequest:
     scope: Scope
     turns: list[Turn]
     metadata: Metadata
+    expires_at: datetime | None = None  # of the memories this add creates
 
     @property
     def user_texts(self) -> list[str]:
@@ -36,12 +38,17 @@ class IngestRequest:
             },
             "turns": [turn.to_json() for turn in self.turns],
             "metadata": self.metadata,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> IngestRequest:
+        expires_at = raw.get("expires_at")  # absent from jobs stored before expiry existed
         return cls(
-            Scope(**raw["scope"]), [Turn.from_json(t) for t in raw["turns"]], raw["metadata"]
+            Scope(**raw["scope"]),
+            [Turn.from_json(t) for t in raw["turns"]],
+            raw["metadata"],
+            datetime.fromisoformat(expires_at) if expires_at else None,
         )
 
 
@@ -79,6 +86,7 @@ def _memory_json(memory: Memory) -> dict[str, Any]:
         "metadata": memory.metadata,
         "created_at": memory.created_at.isoformat(),
         "updated_at": memory.updated_at.isoformat(),
+        "expires_at": memory.expires_at.isoformat() if memory.expires_at else None,
     }
 
 

@@ -10,6 +10,7 @@ import hashlib
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from service.adapters.embedder import Embedder
 from service.errors import InvalidRequest, NotFound
@@ -59,6 +60,19 @@ class TextToAdd:
     text: str
     scope: Scope
     metadata: Metadata
+    expires_at: datetime | None = None
+
+
+class KeepExpiry:
+    """A change that leaves the memory's expiry as it is."""
+
+
+KEEP_EXPIRY = KeepExpiry()
+
+
+def check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise InvalidRequest("expires_at must be in the future (a time with a timezone)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,11 @@ class MemoryChange:
     memory_id: uuid.UUID
     text: str | None
     metadata: Metadata | None
+    expires_at: datetime | KeepExpiry | None = KEEP_EXPIRY
+
+    @property
+    def is_empty(self) -> bool:
+        return self.text is None and self.metadata is None and self.expires_at is KEEP_EXPIRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +130,14 @@ class MemoryService:
                     if nearest and nearest[0].score >= self._near_duplicate_similarity:
                         outcomes.append(AddOutcome(nearest[0].memory, "NONE"))
                         continue
+                check_expiry(item.expires_at)
                 new = NewMemory(
-                    item.text.strip(), content_hash(item.text), vector, item.scope, item.metadata
+                    item.text.strip(),
+                    content_hash(item.text),
+                    vector,
+                    item.scope,
+                    item.metadata,
+                    item.expires_at,
                 )
                 memory, inserted = await store.insert_memory_unless_duplicate(
                     connection, tenant_id, new
@@ -194,16 +219,23 @@ class MemoryService:
         *,
         text: str | None,
         metadata: Metadata | None,
+        expires_at: datetime | KeepExpiry | None = KEEP_EXPIRY,
     ) -> Memory:
-        """Replace the text (re-embedding it) and/or the metadata object; record history."""
-        [memory] = await self.update_many(tenant_id, [MemoryChange(memory_id, text, metadata)])
+        """Replace the text (re-embedding it), the metadata object and/or the expiry; record
+        history."""
+        change = MemoryChange(memory_id, text, metadata, expires_at)
+        [memory] = await self.update_many(tenant_id, [change])
         return memory
 
     async def update_many(self, tenant_id: uuid.UUID, changes: list[MemoryChange]) -> list[Memory]:
         """Apply every change or none (one transaction); a missing id fails the whole batch."""
         for change in changes:
-            if change.text is None and change.metadata is None:
-                raise InvalidRequest(f"memory {change.memory_id}: give 'text' and/or 'metadata'")
+            if change.is_empty:
+                raise InvalidRequest(
+                    f"memory {change.memory_id}: give 'text', 'metadata' and/or 'expires_at'"
+                )
+            if not isinstance(change.expires_at, KeepExpiry):
+                check_expiry(change.expires_at)
         if len({change.memory_id for change in changes}) != len(changes):
             raise InvalidRequest("a memory id appears more than once in the batch")
         texts = [change.text for change in changes if change.text is not None]
@@ -227,6 +259,11 @@ class MemoryService:
                     content_hash=content_hash(new_text),
                     embedding=vector,
                     metadata=change.metadata if change.metadata is not None else old.metadata,
+                    expires_at=(
+                        old.expires_at
+                        if isinstance(change.expires_at, KeepExpiry)
+                        else change.expires_at
+                    ),
                 )
                 await store.insert_history(
                     connection,
@@ -268,7 +305,7 @@ class MemoryService:
                 "refusing to delete without a scope: give user_id, agent_id and/or run_id"
             )
         async with self._database.transaction(tenant_id) as connection:
-            return await store.delete_scope(connection, tenant_id, scope, CLIENT_ACTOR)
+            return await store.delete_scope(connection, tenant_id, scope)
 
     async def history(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> list[HistoryEvent]:
         async with self._database.connection(tenant_id) as connection:

@@ -20,9 +20,15 @@ class SqlParameters:
         return f"${len(self.values)}"
 
 
-def scope_condition(scope: Scope, params: SqlParameters, tenant_placeholder: str = "$1") -> str:
-    """Rows of this tenant sharing every id the scope gives."""
-    parts = [f"tenant_id = {tenant_placeholder}"]
+# Expired memories are never returned, whatever the query; the maintenance loop purges them.
+LIVE = "(expires_at IS NULL OR expires_at > now())"
+
+
+def scope_condition(
+    scope: Scope, params: SqlParameters, tenant_placeholder: str = "$1", *, live_only: bool = True
+) -> str:
+    """Rows of this tenant sharing every id the scope gives (and not expired, by default)."""
+    parts = [f"tenant_id = {tenant_placeholder}"] + ([LIVE] if live_only else [])
     parts.extend(f"{column} = {params.add(value)}" for column, value in scope.items())
     return " AND ".join(parts)
 
@@ -30,9 +36,10 @@ def scope_condition(scope: Scope, params: SqlParameters, tenant_placeholder: str
 def exact_scope_condition(
     scope: Scope, params: SqlParameters, tenant_placeholder: str = "$1"
 ) -> str:
-    """Rows of this tenant whose user, agent and run ids are exactly the scope's (NULLs too)."""
+    """Rows of this tenant whose user, agent and run ids are exactly the scope's (NULLs too),
+    not expired."""
     return " AND ".join(
-        [f"tenant_id = {tenant_placeholder}"]
+        [f"tenant_id = {tenant_placeholder}", LIVE]
         + [
             f"{column} IS NOT DISTINCT FROM {params.add(value)}::text"
             for column, value in zip(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from service.errors import Conflict
 from service.models import (
+    SCOPE_FIELDS,
     Entity,
     FilterNode,
     HistoryEvent,
@@ -22,13 +24,14 @@ from service.models import (
     Vector,
 )
 from service.storage.filter_sql import (
+    LIVE,
     SqlParameters,
     exact_scope_condition,
     filter_condition,
     scope_condition,
 )
 
-_COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at"
+_COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at, expires_at"
 
 
 def _memory(row: asyncpg.Record) -> Memory:
@@ -39,6 +42,7 @@ def _memory(row: asyncpg.Record) -> Memory:
         metadata=row["metadata"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
     )
 
 
@@ -49,11 +53,29 @@ async def insert_memory_unless_duplicate(
 
     The boolean says whether a row was inserted.
     """
+    # An expired copy of the text would block the insert: it is purged here rather than later.
+    await connection.execute(
+        f"""
+        WITH gone AS (
+            DELETE FROM memories
+            WHERE tenant_id = $1 AND user_id IS NOT DISTINCT FROM $2
+              AND agent_id IS NOT DISTINCT FROM $3 AND run_id IS NOT DISTINCT FROM $4
+              AND content_hash = $5 AND NOT {LIVE}
+            RETURNING id
+        )
+        DELETE FROM memory_history WHERE tenant_id = $1 AND memory_id IN (SELECT id FROM gone)
+        """,
+        tenant_id,
+        new.scope.user_id,
+        new.scope.agent_id,
+        new.scope.run_id,
+        new.content_hash,
+    )
     row = await connection.fetchrow(
         f"""
-        INSERT INTO memories
-            (tenant_id, user_id, agent_id, run_id, content, content_hash, embedding, metadata)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO memories (tenant_id, user_id, agent_id, run_id, content, content_hash,
+                              embedding, metadata, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT DO NOTHING
         RETURNING {_COLUMNS}
         """,
@@ -65,6 +87,7 @@ async def insert_memory_unless_duplicate(
         new.content_hash,
         new.embedding,
         new.metadata,
+        new.expires_at,
     )
     if row is not None:
         return _memory(row), True
@@ -94,7 +117,7 @@ async def find_memory(
 ) -> Memory | None:
     suffix = " FOR UPDATE" if lock else ""
     row = await connection.fetchrow(
-        f"SELECT {_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2{suffix}",
+        f"SELECT {_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2 AND {LIVE}{suffix}",
         tenant_id,
         memory_id,
     )
@@ -157,7 +180,7 @@ async def list_entities(connection: asyncpg.Connection, tenant_id: uuid.UUID) ->
         FROM memories,
              LATERAL (VALUES ('user', user_id), ('agent', agent_id), ('run', run_id))
                  AS ids (kind, name)
-        WHERE tenant_id = $1 AND name IS NOT NULL
+        WHERE tenant_id = $1 AND name IS NOT NULL AND (expires_at IS NULL OR expires_at > now())
         GROUP BY kind, name
         ORDER BY kind, name
         """,
@@ -184,13 +207,15 @@ async def update_memory(
     content_hash: bytes,
     embedding: Vector | None,
     metadata: Metadata,
+    expires_at: datetime | None,
 ) -> Memory:
-    """Overwrite text and metadata; ``embedding=None`` keeps the stored vector."""
+    """Overwrite text, metadata and expiry; ``embedding=None`` keeps the stored vector."""
     try:
         row = await connection.fetchrow(
             f"""
             UPDATE memories SET content = $3, content_hash = $4,
-                embedding = coalesce($5, embedding), metadata = $6, updated_at = now()
+                embedding = coalesce($5, embedding), metadata = $6, expires_at = $7,
+                updated_at = now()
             WHERE tenant_id = $1 AND id = $2
             RETURNING {_COLUMNS}
             """,
@@ -200,6 +225,7 @@ async def update_memory(
             content_hash,
             embedding,
             metadata,
+            expires_at,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(
@@ -213,33 +239,67 @@ async def delete_memory(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID
 ) -> Memory | None:
     row = await connection.fetchrow(
-        f"DELETE FROM memories WHERE tenant_id = $1 AND id = $2 RETURNING {_COLUMNS}",
+        f"DELETE FROM memories WHERE tenant_id = $1 AND id = $2 AND {LIVE} RETURNING {_COLUMNS}",
         tenant_id,
         memory_id,
     )
     return _memory(row) if row else None
 
 
-async def delete_scope(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, actor: str
-) -> int:
-    """Delete every memory sharing the scope's ids, with a DELETE history event each."""
+async def delete_scope(connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope) -> int:
+    """Forget a scope entirely: its memories, their history and feedback, its ingestion jobs
+    (their input holds the conversation) and its record of ingested messages."""
     params = SqlParameters(tenant_id)
-    where = scope_condition(scope, params)
+    memories_where = scope_condition(scope, params, live_only=False)
+    history_where = " AND ".join(
+        f"{column} = {params.add(value)}" for column, value in scope.items()
+    )
+    jobs_where = " AND ".join(
+        f"request -> 'scope' ->> '{column}' = {params.add(value)}"
+        for column, value in scope.items()
+    )
+    ingested_where = " AND ".join(
+        f"(scope_key::jsonb) ->> {SCOPE_FIELDS.index(column)} = {params.add(value)}"
+        for column, value in scope.items()
+    )
     deleted: int = await connection.fetchval(
         f"""
         WITH gone AS (
-            DELETE FROM memories WHERE {where} RETURNING id, content, metadata
-        ), logged AS (
-            INSERT INTO memory_history
-                (tenant_id, memory_id, event, old_content, old_metadata, actor)
-            SELECT $1, id, 'DELETE', content, metadata, {params.add(actor)} FROM gone
+            DELETE FROM memories WHERE {memories_where} RETURNING id
+        ), history AS (
+            DELETE FROM memory_history
+            WHERE tenant_id = $1 AND (memory_id IN (SELECT id FROM gone) OR ({history_where}))
+        ), feedback AS (
+            DELETE FROM memory_feedback WHERE tenant_id = $1 AND memory_id IN (SELECT id FROM gone)
+        ), jobs AS (
+            DELETE FROM ingest_jobs WHERE tenant_id = $1 AND {jobs_where}
+        ), ingested AS (
+            DELETE FROM ingested_messages WHERE tenant_id = $1 AND {ingested_where}
         )
         SELECT count(*) FROM gone
         """,
         *params.values,
     )
     return deleted
+
+
+async def purge_expired(connection: asyncpg.Connection) -> int:
+    """Delete expired memories of every tenant, with their history and feedback."""
+    purged: int = await connection.fetchval(
+        f"""
+        WITH gone AS (
+            DELETE FROM memories WHERE NOT {LIVE} RETURNING tenant_id, id
+        ), history AS (
+            DELETE FROM memory_history h USING gone
+            WHERE h.tenant_id = gone.tenant_id AND h.memory_id = gone.id
+        ), feedback AS (
+            DELETE FROM memory_feedback f USING gone
+            WHERE f.tenant_id = gone.tenant_id AND f.memory_id = gone.id
+        )
+        SELECT count(*) FROM gone
+        """
+    )
+    return purged
 
 
 async def insert_history(
@@ -254,12 +314,15 @@ async def insert_history(
     llm_model: str | None = None,
     prompt_version: str | None = None,
 ) -> None:
+    memory = new or old
+    assert memory is not None  # noqa: S101  # every event has a before or an after
+    scope = memory.scope
     await connection.execute(
         """
         INSERT INTO memory_history
             (tenant_id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
-             actor, llm_model, prompt_version)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             actor, llm_model, prompt_version, user_id, agent_id, run_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         """,
         tenant_id,
         memory_id,
@@ -271,6 +334,9 @@ async def insert_history(
         actor,
         llm_model,
         prompt_version,
+        scope.user_id,
+        scope.agent_id,
+        scope.run_id,
     )
 
 
@@ -278,10 +344,14 @@ async def list_history(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID
 ) -> list[HistoryEvent]:
     rows = await connection.fetch(
-        """
+        f"""
         SELECT id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
                actor, created_at
-        FROM memory_history WHERE tenant_id = $1 AND memory_id = $2 ORDER BY id
+        FROM memory_history
+        WHERE tenant_id = $1 AND memory_id = $2
+          AND NOT EXISTS (SELECT 1 FROM memories m  -- an expired memory shows nothing
+                          WHERE m.tenant_id = $1 AND m.id = $2 AND NOT {LIVE})
+        ORDER BY id
         """,
         tenant_id,
         memory_id,

@@ -92,3 +92,11 @@ async def list_api_keys(connection: asyncpg.Connection) -> list[ApiKeyRecord]:
 async def count_active_api_keys(connection: asyncpg.Connection) -> int:
     count: int = await connection.fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL")
     return count
+
+
+async def delete_tenant(connection: asyncpg.Connection, name: str) -> uuid.UUID | None:
+    """Delete the tenant; every table's rows of it go with it (ON DELETE CASCADE)."""
+    tenant_id: uuid.UUID | None = await connection.fetchval(
+        "DELETE FROM tenants WHERE name = $1 RETURNING id", name
+    )
+    return tenant_id

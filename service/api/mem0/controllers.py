@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, Router, delete, get, post, put, route
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -23,7 +24,12 @@ from service.api.dependencies import (
 )
 from service.domain.adding import AddRequest, AddService
 from service.domain.feedback import FeedbackService
-from service.domain.memories import MemoryChange, MemoryService, check_memory_text
+from service.domain.memories import (
+    KEEP_EXPIRY,
+    MemoryChange,
+    MemoryService,
+    check_memory_text,
+)
 from service.domain.prompting import Turn
 from service.domain.search import SearchService
 from service.errors import InvalidRequest, NotSupported
@@ -54,6 +60,7 @@ from .schemas import (
 )
 from .translate import (
     add_out,
+    expiry_of,
     history_out,
     hit_out,
     memory_out,
@@ -68,7 +75,6 @@ _APP_ID = "app_id scoping (use agent_id, or a metadata key)"
 _UNSUPPORTED_ADD = {
     "app_id": _APP_ID,
     "timestamp": "custom memory timestamps",
-    "expiration_date": "memory expiry",
     "custom_categories": "memory categories",
     "custom_instructions": "per-request extraction instructions",
     "agent_custom_instructions": "per-request extraction instructions",
@@ -83,18 +89,18 @@ _UNSUPPORTED_SEARCH = {
     "rerank": "reranking",
     "fields": "choosing the fields returned",
     "categories": "memory categories",
-    "show_expired": "memory expiry",
+    "show_expired": "showing expired memories",
     "reference_date": "relative-date queries",
     "enable_graph": "graph memory",
 }
 _UNSUPPORTED_LIST = {
     "app_id": _APP_ID,
     "categories": "memory categories",
-    "show_expired": "memory expiry",
+    "show_expired": "showing expired memories",
     "keywords": "keyword filters",
     "enable_graph": "graph memory",
 }
-_UNSUPPORTED_UPDATE = {"timestamp": "custom memory timestamps", "expiration_date": "memory expiry"}
+_UNSUPPORTED_UPDATE = {"timestamp": "custom memory timestamps"}
 _ENTITY_KINDS: tuple[EntityKind, ...] = ("user", "agent", "run")
 DEFAULT_PAGE_SIZE = 100
 
@@ -120,6 +126,7 @@ async def add(data: AddBody, tenant: Tenant, adder: AddService) -> Response[Mem0
             metadata=data.metadata or {},
             infer=data.infer,
             background=background,
+            expires_at=expiry_of(data.expiration_date),
         ),
     )
     return Response(add_out(outcome), status_code=202 if isinstance(outcome, JobRecord) else 200)
@@ -188,7 +195,17 @@ async def update_memory(
     refuse_unsupported(data, _UNSUPPORTED_UPDATE)
     if data.text is not None:
         check_memory_text(data.text, settings.max_text_chars)
-    memory = await memories.update(tenant.id, memory_id, text=data.text, metadata=data.metadata)
+    memory = await memories.update(
+        tenant.id,
+        memory_id,
+        text=data.text,
+        metadata=data.metadata,
+        expires_at=(
+            KEEP_EXPIRY
+            if data.expiration_date is msgspec.UNSET
+            else expiry_of(data.expiration_date)
+        ),
+    )
     return memory_out(memory)
 
 

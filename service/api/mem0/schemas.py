@@ -41,10 +41,10 @@ class AddBody(_Common, forbid_unknown_fields=True, kw_only=True):
     metadata: dict[str, Any] | None = None
     infer: bool = True
     async_mode: bool = False
+    expiration_date: str | None = None
     # Not supported (501 when given a value):
     app_id: str | None = None
     timestamp: Any = None
-    expiration_date: Any = None
     custom_categories: Any = None
     custom_instructions: Any = None
     agent_custom_instructions: Any = None
@@ -98,9 +98,9 @@ class ListBody(_Common, forbid_unknown_fields=True, kw_only=True):
 class UpdateBody(msgspec.Struct, forbid_unknown_fields=True):
     text: str | None = None
     metadata: dict[str, Any] | None = None
+    expiration_date: str | msgspec.UnsetType | None = msgspec.UNSET  # null: never expires
     # Not supported (501 when given a value):
     timestamp: Any = None
-    expiration_date: Any = None
 
 
 class BatchUpdateItem(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,7 +142,7 @@ class Mem0Memory(msgspec.Struct):
     app_id: None = None
     categories: list[str] = msgspec.field(default_factory=list)
     immutable: bool = False
-    expiration_date: None = None
+    expiration_date: str | None = None
     score: float | None = None
 
 

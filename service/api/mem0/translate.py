@@ -10,7 +10,7 @@ metadata conditions, ``NOT`` takes a list, and dates may come without a time or 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.domain.filters import parse_filter
@@ -26,7 +26,7 @@ _UNSUPPORTED_FILTER_FIELDS = {
     "categories": "memory categories (store them in metadata and filter on it)",
     "keywords": "keyword filters (search is hybrid: the query's words count already)",
     "timestamp": "custom memory timestamps",
-    "expiration_date": "memory expiry",
+    "expiration_date": "filtering on expiry",
 }
 _TIME_FIELDS = ("created_at", "updated_at")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -150,6 +150,21 @@ def _timestamp(field: str, value: Any) -> str:
 # --- answers --------------------------------------------------------------------------------
 
 
+def expiry_of(expiration_date: str | None) -> datetime | None:
+    """Mem0's ``expiration_date``: a memory is kept through that (UTC) day."""
+    if expiration_date is None:
+        return None
+    if _DATE_ONLY.match(expiration_date):
+        return datetime.fromisoformat(expiration_date).replace(tzinfo=UTC) + timedelta(days=1)
+    return datetime.fromisoformat(_timestamp("expiration_date", expiration_date))
+
+
+def _expiration_date(expires_at: datetime | None) -> str | None:
+    if expires_at is None:
+        return None
+    return (expires_at.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
+
+
 def memory_out(memory: Memory, score: float | None = None) -> Mem0Memory:
     return Mem0Memory(
         id=memory.id,
@@ -160,6 +175,7 @@ def memory_out(memory: Memory, score: float | None = None) -> Mem0Memory:
         metadata=memory.metadata,
         created_at=memory.created_at,
         updated_at=memory.updated_at,
+        expiration_date=_expiration_date(memory.expires_at),
         score=score,
     )
 
