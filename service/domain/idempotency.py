@@ -4,7 +4,9 @@ every retry gets the first answer.
 The key is claimed before the request runs, so concurrent retries cannot both run it: the
 others are told the first is still in progress. A claim whose request never finished (the
 process died, the database went away) lapses after ``lock_s`` and a retry may run it.
-A request that ends in a server error releases its key, so that it can be retried.
+A request that ends in a server error releases its key, so that it can be retried. When the
+database is away at that moment, the release (or the answer) is written before the next claim
+this process makes.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from service.errors import DatabaseUnavailable
 from service.storage import idempotency as store
 from service.storage.database import ALL_TENANTS, Database
 
 LOCK_S = 60.0
+MAX_UNWRITTEN = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +60,12 @@ class IdempotencyService:
     def __init__(self, database: Database, ttl_s: float) -> None:
         self._database = database
         self.ttl_s = ttl_s
+        # Answers and releases that could not be written (the database was away), written
+        # before the next claim so that a retry after the outage is not told "in progress".
+        self._unwritten: dict[tuple[uuid.UUID, str], Replay | None] = {}
 
     async def claim(self, tenant_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
+        await self._write_pending()
         async with self._database.transaction(tenant_id) as connection:
             record = await store.claim_key(
                 connection, tenant_id, key, fingerprint, LOCK_S, self.ttl_s
@@ -76,12 +84,30 @@ class IdempotencyService:
     async def finish(
         self, tenant_id: uuid.UUID, key: str, status: int, content_type: str | None, body: bytes
     ) -> None:
-        async with self._database.transaction(tenant_id) as connection:
-            await store.store_answer(connection, tenant_id, key, status, content_type, body)
+        """Keep the answer for retries (the client already has it)."""
+        await self._write(tenant_id, key, Replay(status, content_type, body))
 
     async def abandon(self, tenant_id: uuid.UUID, key: str) -> None:
-        async with self._database.transaction(tenant_id) as connection:
-            await store.release_key(connection, tenant_id, key)
+        """Free the key after a server error, so that a retry runs the request again."""
+        await self._write(tenant_id, key, None)
+
+    async def _write(self, tenant_id: uuid.UUID, key: str, answer: Replay | None) -> None:
+        try:
+            async with self._database.transaction(tenant_id) as connection:
+                if answer is None:
+                    await store.release_key(connection, tenant_id, key)
+                else:
+                    await store.store_answer(
+                        connection, tenant_id, key, answer.status, answer.content_type, answer.body
+                    )
+        except DatabaseUnavailable:
+            if len(self._unwritten) < MAX_UNWRITTEN:
+                self._unwritten[(tenant_id, key)] = answer
+
+    async def _write_pending(self) -> None:
+        pending, self._unwritten = self._unwritten, {}
+        for (tenant_id, key), answer in pending.items():
+            await self._write(tenant_id, key, answer)
 
     async def purge_expired(self) -> int:
         async with self._database.transaction(ALL_TENANTS) as connection:

