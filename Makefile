@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint openapi bench bench-pipeline
+.PHONY: setup run test lint openapi bench bench-pipeline soak
 
 setup: $(VENV)/.installed
 
@@ -32,3 +32,6 @@ bench: setup
 
 bench-pipeline: setup
 	$(BIN)/python -m benchmarks.pipeline
+
+soak: setup
+	$(BIN)/python -m benchmarks.soak

@@ -33,6 +33,15 @@ def percentile(values: list[float], fraction: float) -> float:
 def running_service(extra_env: Mapping[str, str] | None = None) -> Iterator[httpx.Client]:
     """`memory-service serve` on a fresh embedded Postgres in a temporary directory, and an
     authenticated client for it; everything is removed afterwards."""
+    with running_process(extra_env) as (http, _):
+        yield http
+
+
+@contextmanager
+def running_process(
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """Like ``running_service``, with the server's process (e.g. to read its memory use)."""
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -56,7 +65,7 @@ def running_service(extra_env: Mapping[str, str] | None = None) -> Iterator[http
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=60,
             ) as http:
-                yield http
+                yield http, process
         finally:
             process.terminate()
             process.wait(timeout=60)
