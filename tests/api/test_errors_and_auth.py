@@ -121,7 +121,9 @@ def test_update_with_nothing_to_change_is_explained(client: httpx.Client) -> Non
     memory = add_text(client, "Nina sings", user_id="nina")
 
     assert_problem(
-        client.patch(f"/v1/memories/{memory['id']}", json={}), 422, "'text' and/or 'metadata'"
+        client.patch(f"/v1/memories/{memory['id']}", json={}),
+        422,
+        "'text', 'metadata' and/or 'expires_at'",
     )
 
 

@@ -70,11 +70,15 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
     )
     tea = _add(client, "I drink green tea every morning", user_id="alice", async_mode=True)
     bob = _add(client, "Bob prefers window seats", user_id="bob", metadata={"category": "travel"})
+    dentist = _add(client, "Dentist on Friday", user_id="bob", expiration_date="2099-12-31")
+    assert client.get(dentist["id"])["expiration_date"] == "2099-12-31"
+    client.update(dentist["id"], expiration_date=None)
+    assert client.get(dentist["id"])["expiration_date"] is None
     stored = _stored(live_server, tenant_id)
     assert stored[hiking["id"]]["agent_id"] == "coach"
     assert stored[hiking["id"]]["run_id"] == "trip-1"
     assert stored[allergy["id"]]["metadata"] == {"category": "health", "priority": 5}
-    assert len(stored) == 4
+    assert len(stored) == 5
 
     # search: AND / OR groups, metadata operators, top_k and threshold.
     found = client.search(
@@ -141,7 +145,7 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
     entities = {(e["type"], e["name"]): e["total_memories"] for e in client.users()["results"]}
     assert entities == {
         ("user", "alice"): 3,
-        ("user", "bob"): 1,
+        ("user", "bob"): 2,
         ("agent", "coach"): 1,
         ("run", "trip-1"): 1,
     }
@@ -161,7 +165,7 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
     with pytest.raises(MemoryNotFoundError):
         client.get(tea["id"])
     client.batch_delete([{"memory_id": hiking["id"]}])
-    assert set(_stored(live_server, tenant_id)) == {allergy["id"], bob["id"]}
+    assert set(_stored(live_server, tenant_id)) == {allergy["id"], bob["id"], dentist["id"]}
     client.delete_all(user_id="bob")
     assert set(_stored(live_server, tenant_id)) == {allergy["id"]}
     client.delete_users(user_id="alice")
@@ -267,12 +271,15 @@ def test_every_async_client_method_works_against_the_service(live_server: LiveSe
         tenant_id,
     )
     assert feedback["feedback"] == "NEGATIVE"
-    history = run_sql(
-        live_server.dsn,
-        "SELECT event, count(*) AS n FROM memory_history WHERE tenant_id = $1::uuid GROUP BY event",
-        tenant_id,
+    # delete_all and delete_users forgot those scopes' history too, texts included.
+    assert (
+        run_sql(
+            live_server.dsn,
+            "SELECT 1 FROM memory_history WHERE tenant_id = $1::uuid AND user_id = 'carol'",
+            tenant_id,
+        )
+        == []
     )
-    assert {row["event"]: row["n"] for row in history} == {"ADD": 4, "UPDATE": 2, "DELETE": 4}
 
 
 def test_sdk_adds_go_through_the_llm_pipeline_when_one_is_configured(
