@@ -38,6 +38,7 @@ from service.domain.maintenance import Maintenance
 from service.domain.memories import MemoryService
 from service.domain.rate_limit import RateLimiter
 from service.domain.search import HybridSettings, SearchService
+from service.domain.transfer import TransferService
 from service.settings import Settings
 from service.storage.database import ALL_TENANTS, Database
 from service.storage.migrations import ensure_schema_is_current
@@ -98,6 +99,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
                 AddLimits(settings.max_text_chars, settings.max_batch_items),
             ),
             "feedback_service": FeedbackService(database),
+            "transfer_service": TransferService(database, embedder, settings.max_text_chars),
             "rate_limiter": RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
             "search_service": SearchService(
                 database,

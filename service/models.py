@@ -71,6 +71,7 @@ class NewMemory:
     scope: Scope
     metadata: Metadata
     expires_at: datetime | None = None
+    created_at: datetime | None = None  # None: now (set by imports, which keep the original)
 
 
 @dataclass(frozen=True, slots=True)

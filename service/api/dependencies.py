@@ -15,6 +15,7 @@ from service.domain.jobs import IngestJobs
 from service.domain.memories import MemoryService
 from service.domain.rate_limit import RateLimiter
 from service.domain.search import SearchService
+from service.domain.transfer import TransferService
 from service.settings import Settings
 from service.storage.tenants import Tenant, hash_api_key
 
@@ -72,4 +73,9 @@ def provide_add_service(state: State) -> AddService:
 
 def provide_feedback_service(state: State) -> FeedbackService:
     service: FeedbackService = state.feedback_service
+    return service
+
+
+def provide_transfer_service(state: State) -> TransferService:
+    service: TransferService = state.transfer_service
     return service

@@ -9,15 +9,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
+from litestar.response import Stream
 
 from service.api.dependencies import (
     provide_add_service,
     provide_memory_service,
     provide_settings,
+    provide_transfer_service,
 )
 from service.api.jobs import job_out
 from service.api.problems import problem_responses
@@ -28,6 +30,7 @@ from service.api.schemas import (
     BatchAddRequest,
     DeleteScopeResponse,
     HistoryEventOut,
+    ImportResponse,
     IngestJob,
     MemoryHistory,
     MemoryList,
@@ -39,12 +42,15 @@ from service.domain.filters import parse_filter
 from service.domain.ingest_results import result_to_json
 from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, check_memory_text
 from service.domain.prompting import Turn
+from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope
 from service.settings import Settings
 from service.storage.jobs import JobRecord
 from service.storage.tenants import Tenant
 
+NDJSON = "application/x-ndjson"
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
 ScopeQuery = Annotated[
     str | None, Parameter(min_length=1, max_length=255, description="Scope: only this id.")
 ]
@@ -57,6 +63,7 @@ class MemoriesController(Controller):
         "memories": Provide(provide_memory_service, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
         "adder": Provide(provide_add_service, sync_to_thread=False),
+        "transfer": Provide(provide_transfer_service, sync_to_thread=False),
     }
 
     @post(
@@ -151,6 +158,58 @@ class MemoriesController(Controller):
         return MemoryList(
             memories=[MemoryOut.of(memory) for memory in page.memories],
             next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+        )
+
+    @get(
+        "/export",
+        operation_id="exportMemories",
+        summary="Export a scope as JSON Lines",
+        media_type=NDJSON,
+        responses={
+            200: ResponseSpec(
+                str,
+                media_type=NDJSON,
+                description="A header line (format, embedding model, dimensions), then one "
+                "line per memory with its text, scope, metadata, times and vector.",
+                generate_examples=False,
+            ),
+            **problem_responses(400, 401, 422, 503),
+        },
+    )
+    async def export(
+        self,
+        tenant: Tenant,
+        transfer: TransferService,
+        user_id: ScopeQuery = None,
+        agent_id: ScopeQuery = None,
+        run_id: ScopeQuery = None,
+    ) -> Stream:
+        """Every memory of the scope, oldest first, streamed. Import it with POST
+        /v1/memories/import, here or into another deployment."""
+        scope = _require_scope(user_id, agent_id, run_id)
+        return Stream(await transfer.export(tenant.id, scope), media_type=NDJSON)
+
+    @post(
+        "/import",
+        operation_id="importMemories",
+        summary="Import memories exported as JSON Lines",
+        status_code=200,
+        request_max_body_size=MAX_IMPORT_BYTES,
+        responses=problem_responses(400, 401, 413, 422, 503),
+    )
+    async def import_memories(
+        self, request: Request[Any, Any, Any], tenant: Tenant, transfer: TransferService
+    ) -> ImportResponse:
+        """All lines or none (one transaction). Vectors are reused when the export names this
+        service's embedding model, computed again otherwise; texts a scope already holds are
+        skipped; creation times are kept. Up to 64 MiB."""
+        # Read raw: Litestar would parse a declared body as JSON (see openapi.RAW_BODIES).
+        outcome = await transfer.import_lines(tenant.id, await request.body())
+        return ImportResponse(
+            imported=outcome.imported,
+            already_present=outcome.already_present,
+            expired=outcome.expired,
+            re_embedded=outcome.re_embedded,
         )
 
     @get(

@@ -21,6 +21,7 @@ from litestar.openapi.spec import (
     OpenAPIType,
     Parameter,
     Reference,
+    RequestBody,
     Schema,
     SecurityScheme,
     Server,
@@ -99,6 +100,7 @@ def finish_document(document: OpenAPI) -> None:
     (Litestar leaves msgspec structs undescribed), and document the Idempotency-Key header of
     every write (it is handled by a middleware, which Litestar cannot see). In place."""
     _document_idempotency(document)
+    _document_raw_bodies(document)
     schemas = document.components.schemas
     schemas.update(SHARED_SCHEMAS)
     for name, schema in schemas.items():
@@ -108,6 +110,27 @@ def finish_document(document: OpenAPI) -> None:
         _point_at_shared_schemas(schema)
     for schema in schemas.values():
         _describe_component_fields(schema, schemas)
+
+
+# Operations that read their body raw (not JSON), so Litestar cannot describe it.
+RAW_BODIES = {
+    "importMemories": (
+        "application/x-ndjson",
+        "An export of GET /v1/memories/export: a header line, then one line per memory.",
+    )
+}
+
+
+def _document_raw_bodies(document: OpenAPI) -> None:
+    for item in (document.paths or {}).values():
+        operation = item.post
+        if operation is not None and operation.operation_id in RAW_BODIES:
+            media_type, description = RAW_BODIES[operation.operation_id]
+            operation.request_body = RequestBody(
+                content={media_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+                description=description,
+                required=True,
+            )
 
 
 def _document_idempotency(document: OpenAPI) -> None:

@@ -406,3 +406,20 @@ class Health(msgspec.Struct, omit_defaults=True):
     model: Annotated[
         bool | None, msgspec.Meta(description="Whether the embedding model is loaded.")
     ] = None
+
+
+class ImportResponse(msgspec.Struct):
+    """What an import did."""
+
+    imported: Annotated[int, msgspec.Meta(description="Memories stored.")]
+    already_present: Annotated[
+        int, msgspec.Meta(description="Memories whose text their scope already held: skipped.")
+    ]
+    expired: Annotated[int, msgspec.Meta(description="Memories expired since the export.")]
+    re_embedded: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Whether the texts were embedded again (the export came from another "
+            "embedding model) instead of reusing the exported vectors."
+        ),
+    ]

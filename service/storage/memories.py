@@ -74,8 +74,8 @@ async def insert_memory_unless_duplicate(
     row = await connection.fetchrow(
         f"""
         INSERT INTO memories (tenant_id, user_id, agent_id, run_id, content, content_hash,
-                              embedding, metadata, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              embedding, metadata, expires_at, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()))
         ON CONFLICT DO NOTHING
         RETURNING {_COLUMNS}
         """,
@@ -88,6 +88,7 @@ async def insert_memory_unless_duplicate(
         new.embedding,
         new.metadata,
         new.expires_at,
+        new.created_at,
     )
     if row is not None:
         return _memory(row), True
@@ -196,6 +197,29 @@ async def list_entities(connection: asyncpg.Connection, tenant_id: uuid.UUID) ->
         )
         for row in rows
     ]
+
+
+async def scope_with_embeddings(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    limit: int,
+    after: PageCursor | None,
+) -> list[tuple[Memory, Vector]]:
+    """One batch of a scope's memories with their vectors, oldest first (for exports)."""
+    params = SqlParameters(tenant_id)
+    where = [scope_condition(scope, params)]
+    if after is not None:
+        where.append(f"(created_at, id) > ({params.add(after.created_at)}, {params.add(after.id)})")
+    rows = await connection.fetch(
+        f"""
+        SELECT {_COLUMNS}, embedding FROM memories WHERE {" AND ".join(where)}
+        ORDER BY created_at, id LIMIT {params.add(limit)}
+        """,
+        *params.values,
+    )
+    # pgvector's codec hands back its own Vector type.
+    return [(_memory(row), row["embedding"].to_numpy()) for row in rows]
 
 
 async def update_memory(

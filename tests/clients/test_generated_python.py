@@ -26,11 +26,15 @@ PACKAGE = "memory_service_client"
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     out = tmp_path_factory.mktemp("python-client")
     bin_dir = Path(sys.executable).parent
+    # The generator knows no JSON Lines; exports and imports are binary files to it.
+    config = out / "config.yaml"
+    config.write_text("content_type_overrides:\n  application/x-ndjson: application/octet-stream\n")
     result = subprocess.run(
         [
             bin_dir / "openapi-python-client",
             "generate",
             *("--path", OPENAPI, "--meta", "none", "--output-path", out / PACKAGE),
+            *("--config", config),
         ],
         capture_output=True,
         text=True,

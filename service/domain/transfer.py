@@ -1,0 +1,188 @@
+"""Moving a scope's memories out and in as JSON Lines.
+
+An export starts with a header naming the embedding model and its dimensions, then one line
+per memory with its vector. An import reuses the vectors when they come from the model this
+service runs, and embeds the texts again otherwise (vectors of two models are not
+comparable). Imports keep each memory's original creation time and skip texts the scope
+already holds; they are one transaction: a bad line imports nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from service.adapters.embedder import Embedder
+from service.domain.memories import check_memory_text, content_hash
+from service.errors import InvalidRequest
+from service.models import Memory, NewMemory, PageCursor, Scope, Vector
+from service.storage import memories as store
+from service.storage.database import Database
+
+FORMAT = "memory-service.export/1"
+ACTOR = "import"
+BATCH = 500
+
+
+class ExportHeader(msgspec.Struct, forbid_unknown_fields=True):
+    format: str
+    embedding_model: str
+    dimensions: int
+    exported_at: datetime
+    type: str = "header"
+
+
+class ExportedMemory(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    expires_at: datetime | None = None
+    embedding: list[float] | None = None
+    type: str = "memory"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    imported: int
+    already_present: int
+    expired: int  # expired since the export: not imported
+    re_embedded: bool
+
+
+class TransferService:
+    def __init__(self, database: Database, embedder: Embedder, max_text_chars: int) -> None:
+        self._database = database
+        self._embedder = embedder
+        self._max_text_chars = max_text_chars
+        self._encoder = msgspec.json.Encoder()
+
+    async def export(self, tenant_id: uuid.UUID, scope: Scope) -> AsyncIterator[bytes]:
+        """The export as JSON lines, read in batches (any scope size fits). The first batch is
+        read before this returns, so that a bad request fails before anything is sent."""
+        if scope.is_empty:
+            raise InvalidRequest("give user_id, agent_id and/or run_id to export")
+        first = await self._batch(tenant_id, scope, None)
+        return self._lines(tenant_id, scope, first)
+
+    async def _lines(
+        self, tenant_id: uuid.UUID, scope: Scope, batch: list[tuple[Memory, Vector]]
+    ) -> AsyncIterator[bytes]:
+        header = ExportHeader(
+            FORMAT, self._embedder.model_name, self._embedder.dimensions, datetime.now(UTC)
+        )
+        yield self._encoder.encode(header) + b"\n"
+        while True:
+            for memory, vector in batch:
+                yield self._encoder.encode(_exported(memory, vector)) + b"\n"
+            if len(batch) < BATCH:
+                return
+            last = batch[-1][0]
+            batch = await self._batch(tenant_id, scope, PageCursor(last.created_at, last.id))
+
+    async def _batch(
+        self, tenant_id: uuid.UUID, scope: Scope, after: PageCursor | None
+    ) -> list[tuple[Memory, Vector]]:
+        async with self._database.connection(tenant_id) as connection:
+            return await store.scope_with_embeddings(connection, tenant_id, scope, BATCH, after)
+
+    async def import_lines(self, tenant_id: uuid.UUID, body: bytes) -> ImportOutcome:
+        header, lines = self._parse(body)
+        now = datetime.now(UTC)
+        items = [item for item in lines if not _expired(item, now)]
+        reuse = (
+            header.embedding_model == self._embedder.model_name
+            and header.dimensions == self._embedder.dimensions
+            and all(item.embedding is not None for item in items)
+        )
+        if reuse:
+            vectors = [np.asarray(item.embedding, dtype=np.float32) for item in items]
+        else:
+            vectors = await self._embedder.embed([item.text for item in items]) if items else []
+        imported = 0
+        async with self._database.transaction(tenant_id) as connection:
+            await store.lock_scopes(connection, tenant_id, [_scope(item) for item in items])
+            for item, vector in zip(items, vectors, strict=True):
+                memory, inserted = await store.insert_memory_unless_duplicate(
+                    connection, tenant_id, _new_memory(item, vector)
+                )
+                if inserted:
+                    imported += 1
+                    await store.insert_history(
+                        connection,
+                        tenant_id,
+                        memory.id,
+                        "ADD",
+                        old=None,
+                        new=memory,
+                        actor=ACTOR,
+                    )
+        return ImportOutcome(imported, len(items) - imported, len(lines) - len(items), not reuse)
+
+    def _parse(self, body: bytes) -> tuple[ExportHeader, list[ExportedMemory]]:
+        lines = [line for line in body.splitlines() if line.strip()]
+        if not lines:
+            raise InvalidRequest("the import is empty: send an export (JSON Lines)")
+        try:
+            header = msgspec.json.decode(lines[0], type=ExportHeader)
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            raise InvalidRequest(f"line 1 is not an export header: {error}") from None
+        if header.format != FORMAT:
+            raise InvalidRequest(f"unknown export format {header.format!r}; expected {FORMAT!r}")
+        items = []
+        for number, line in enumerate(lines[1:], start=2):
+            try:
+                item = msgspec.json.decode(line, type=ExportedMemory)
+                check_memory_text(item.text, self._max_text_chars)
+                if _scope(item).is_empty:
+                    raise InvalidRequest("a memory needs user_id, agent_id and/or run_id")
+                if item.embedding is not None and len(item.embedding) != header.dimensions:
+                    raise InvalidRequest(f"the embedding does not have {header.dimensions} values")
+            except (msgspec.ValidationError, msgspec.DecodeError, InvalidRequest) as error:
+                detail = error.detail if isinstance(error, InvalidRequest) else str(error)
+                raise InvalidRequest(f"line {number}: {detail}") from None
+            items.append(item)
+        return header, items
+
+
+def _scope(item: ExportedMemory) -> Scope:
+    return Scope(item.user_id, item.agent_id, item.run_id)
+
+
+def _new_memory(item: ExportedMemory, vector: Vector) -> NewMemory:
+    return NewMemory(
+        item.text.strip(),
+        content_hash(item.text),
+        vector,
+        _scope(item),
+        item.metadata,
+        item.expires_at,
+        item.created_at,
+    )
+
+
+def _expired(item: ExportedMemory, now: datetime) -> bool:
+    return item.expires_at is not None and item.expires_at <= now
+
+
+def _exported(memory: Memory, vector: Vector) -> ExportedMemory:
+    return ExportedMemory(
+        text=memory.text,
+        user_id=memory.scope.user_id,
+        agent_id=memory.scope.agent_id,
+        run_id=memory.scope.run_id,
+        metadata=memory.metadata,
+        created_at=memory.created_at,
+        updated_at=memory.updated_at,
+        expires_at=memory.expires_at,
+        embedding=[float(x) for x in vector],
+    )
