@@ -53,17 +53,15 @@ async def insert_memory_unless_duplicate(
 
     The boolean says whether a row was inserted.
     """
-    # An expired copy of the text would block the insert: it is purged here rather than later.
-    await connection.execute(
+    row = await _insert_unless_conflict(connection, tenant_id, new)
+    if row is not None:
+        return _memory(row), True
+    existing = await connection.fetchrow(
         f"""
-        WITH gone AS (
-            DELETE FROM memories
-            WHERE tenant_id = $1 AND user_id IS NOT DISTINCT FROM $2
-              AND agent_id IS NOT DISTINCT FROM $3 AND run_id IS NOT DISTINCT FROM $4
-              AND content_hash = $5 AND NOT {LIVE}
-            RETURNING id
-        )
-        DELETE FROM memory_history WHERE tenant_id = $1 AND memory_id IN (SELECT id FROM gone)
+        SELECT {_COLUMNS}, {LIVE} AS live FROM memories
+        WHERE tenant_id = $1 AND user_id IS NOT DISTINCT FROM $2
+          AND agent_id IS NOT DISTINCT FROM $3 AND run_id IS NOT DISTINCT FROM $4
+          AND content_hash = $5
         """,
         tenant_id,
         new.scope.user_id,
@@ -71,7 +69,27 @@ async def insert_memory_unless_duplicate(
         new.scope.run_id,
         new.content_hash,
     )
-    row = await connection.fetchrow(
+    assert existing is not None  # noqa: S101  # the conflicting row exists in this snapshot
+    if existing["live"]:
+        return _memory(existing), False
+    # An expired copy of the text blocks the insert: it is purged now rather than later.
+    await connection.execute(
+        """
+        WITH gone AS (DELETE FROM memories WHERE tenant_id = $1 AND id = $2 RETURNING id)
+        DELETE FROM memory_history WHERE tenant_id = $1 AND memory_id IN (SELECT id FROM gone)
+        """,
+        tenant_id,
+        existing["id"],
+    )
+    row = await _insert_unless_conflict(connection, tenant_id, new)
+    assert row is not None  # noqa: S101  # the scope is locked by the caller
+    return _memory(row), True
+
+
+async def _insert_unless_conflict(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, new: NewMemory
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(
         f"""
         INSERT INTO memories (tenant_id, user_id, agent_id, run_id, content, content_hash,
                               embedding, metadata, expires_at, created_at, updated_at)
@@ -90,23 +108,7 @@ async def insert_memory_unless_duplicate(
         new.expires_at,
         new.created_at,
     )
-    if row is not None:
-        return _memory(row), True
-    existing = await connection.fetchrow(
-        f"""
-        SELECT {_COLUMNS} FROM memories
-        WHERE tenant_id = $1 AND user_id IS NOT DISTINCT FROM $2
-          AND agent_id IS NOT DISTINCT FROM $3 AND run_id IS NOT DISTINCT FROM $4
-          AND content_hash = $5
-        """,
-        tenant_id,
-        new.scope.user_id,
-        new.scope.agent_id,
-        new.scope.run_id,
-        new.content_hash,
-    )
-    assert existing is not None  # noqa: S101  # the conflicting row exists in this snapshot
-    return _memory(existing), False
+    return row
 
 
 async def find_memory(
