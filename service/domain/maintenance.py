@@ -8,7 +8,7 @@ import asyncio
 import structlog
 
 from service.domain.idempotency import IdempotencyService
-from service.storage import memories as memory_store
+from service.storage import forgetting
 from service.storage.database import ALL_TENANTS, Database
 
 log = structlog.get_logger(__name__)
@@ -24,7 +24,7 @@ class Maintenance:
 
     async def run_once(self) -> None:
         async with self._database.transaction(ALL_TENANTS) as connection:
-            memories = await memory_store.purge_expired(connection)
+            memories = await forgetting.purge_expired(connection)
         keys = await self._idempotency.purge_expired()
         if memories or keys:
             log.info("maintenance.purged", expired_memories=memories, expired_keys=keys)

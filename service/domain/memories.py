@@ -26,6 +26,7 @@ from service.models import (
     PageCursor,
     Scope,
 )
+from service.storage import forgetting
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -305,7 +306,7 @@ class MemoryService:
                 "refusing to delete without a scope: give user_id, agent_id and/or run_id"
             )
         async with self._database.transaction(tenant_id) as connection:
-            return await store.delete_scope(connection, tenant_id, scope)
+            return await forgetting.delete_scope(connection, tenant_id, scope)
 
     async def history(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> list[HistoryEvent]:
         async with self._database.connection(tenant_id) as connection:
