@@ -176,13 +176,13 @@ async def list_memories_at(
 async def list_entities(connection: asyncpg.Connection, tenant_id: uuid.UUID) -> list[Entity]:
     """Every user, agent and run id that has memories, with how many and since when."""
     rows = await connection.fetch(
-        """
+        f"""
         SELECT kind, name, count(*) AS memories, min(created_at) AS first_created,
                max(updated_at) AS last_updated
         FROM memories,
              LATERAL (VALUES ('user', user_id), ('agent', agent_id), ('run', run_id))
                  AS ids (kind, name)
-        WHERE tenant_id = $1 AND name IS NOT NULL AND (expires_at IS NULL OR expires_at > now())
+        WHERE tenant_id = $1 AND name IS NOT NULL AND {LIVE}
         GROUP BY kind, name
         ORDER BY kind, name
         """,

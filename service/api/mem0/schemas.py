@@ -24,8 +24,14 @@ class Mem0Message(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class _Common(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Sent by some SDK versions and meaningless here: accepted and ignored."""
+    """What add, search and list bodies share: the entity ids, and fields some SDK versions
+    send that mean nothing here (accepted and ignored)."""
 
+    user_id: EntityId | None = None
+    agent_id: EntityId | None = None
+    run_id: EntityId | None = None
+    app_id: str | None = None  # not supported: 501 when given
+    async_mode: bool | None = None
     version: str | None = None
     output_format: str | None = None
     org_id: str | None = None
@@ -34,16 +40,12 @@ class _Common(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class AddBody(_Common, forbid_unknown_fields=True, kw_only=True):
     messages: list[Mem0Message] = msgspec.field(default_factory=list)
-    user_id: EntityId | None = None
-    agent_id: EntityId | None = None
-    run_id: EntityId | None = None
     filters: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     infer: bool = True
     async_mode: bool = False
     expiration_date: str | None = None
     # Not supported (501 when given a value):
-    app_id: str | None = None
     timestamp: Any = None
     custom_categories: Any = None
     custom_instructions: Any = None
@@ -60,15 +62,10 @@ class SearchBody(_Common, forbid_unknown_fields=True, kw_only=True):
     filters: dict[str, Any] | None = None
     top_k: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
     threshold: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] | None = None
-    user_id: EntityId | None = None
-    agent_id: EntityId | None = None
-    run_id: EntityId | None = None
     metadata: dict[str, Any] | None = None
     keyword_search: bool | None = None  # keywords always count: search is hybrid
     latest_only: bool | None = None  # always true: replaced memories are not kept as rows
-    async_mode: bool | None = None
     # Not supported (501 when given a value):
-    app_id: str | None = None
     rerank: Any = None
     fields: Any = None
     categories: Any = None
@@ -79,16 +76,11 @@ class SearchBody(_Common, forbid_unknown_fields=True, kw_only=True):
 
 class ListBody(_Common, forbid_unknown_fields=True, kw_only=True):
     filters: dict[str, Any] | None = None
-    user_id: EntityId | None = None
-    agent_id: EntityId | None = None
-    run_id: EntityId | None = None
     start_date: str | None = None
     end_date: str | None = None
     top_k: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
     latest_only: bool | None = None
-    async_mode: bool | None = None
     # Not supported (501 when given a value):
-    app_id: str | None = None
     categories: Any = None
     show_expired: Any = None
     keywords: Any = None
