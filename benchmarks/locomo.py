@@ -24,8 +24,10 @@ from benchmarks.harness import running_service
 from service.settings import SETTINGS_DOC
 
 HYBRID_SETTINGS = (
-    "MEMORY_HYBRID_RRF_K",
+    "MEMORY_EMBEDDING_BACKEND",
     "MEMORY_HYBRID_KEYWORD_WEIGHT",
+    "MEMORY_HYBRID_BM25_K1",
+    "MEMORY_HYBRID_BM25_B",
     "MEMORY_HYBRID_CANDIDATES",
 )
 

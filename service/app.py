@@ -39,6 +39,7 @@ from service.domain.memories import MemoryService
 from service.domain.rate_limit import RateLimiter
 from service.domain.search import HybridSettings, SearchService
 from service.domain.transfer import TransferService
+from service.models import Bm25Parameters
 from service.settings import Settings
 from service.storage.database import ALL_TENANTS, Database
 from service.storage.migrations import ensure_schema_is_current
@@ -107,9 +108,9 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
                 exact_max_rows=settings.exact_search_max_rows,
                 ef_search=settings.hnsw_ef_search,
                 hybrid=HybridSettings(
-                    rrf_k=settings.hybrid_rrf_k,
                     keyword_weight=settings.hybrid_keyword_weight,
                     candidates=settings.hybrid_candidates,
+                    bm25=Bm25Parameters(settings.hybrid_bm25_k1, settings.hybrid_bm25_b),
                 ),
             ),
             "ingest_jobs": ingest_jobs,

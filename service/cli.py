@@ -56,7 +56,12 @@ def _database_url(settings: Settings) -> str:
 
 
 def _loaded_embedder(settings: Settings) -> Embedder:
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = Embedder(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        backend=settings.embedding_backend,
+        cache_dir=settings.model_cache_dir,
+    )
     embedder.load()
     return embedder
 
@@ -180,6 +185,11 @@ def tenants_delete(settings: Settings, args: argparse.Namespace) -> None:
     _with_database(settings, run)
 
 
+def prepare_model(settings: Settings, args: argparse.Namespace) -> None:
+    embedder = _loaded_embedder(settings)
+    print(f"{embedder.model_name} ({embedder.backend}) is ready in {settings.model_cache_dir}")
+
+
 def openapi(settings: Settings, args: argparse.Namespace) -> None:
     document = openapi_document()
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -263,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Apply database migrations (run once per release, e.g. as a Kubernetes Job).",
         migrate,
         [*_DB_VARS, "MEMORY_EMBEDDING_MODEL", "MEMORY_MIGRATIONS_DIR"],
+    )
+    command(
+        "prepare-model",
+        "Load the embedding model once, exporting it to ONNX (e.g. while building an image).",
+        prepare_model,
+        [name for name in SETTINGS_DOC if name.startswith(("MEMORY_EMBEDDING", "MEMORY_MODEL"))],
     )
     keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DB_VARS)
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

@@ -113,6 +113,18 @@ class SearchHit:
 
 
 @dataclass(frozen=True, slots=True)
+class Bm25Parameters:
+    """Okapi BM25's term-frequency saturation (k1) and length normalisation (b).
+
+    b is below the textbook 0.75: memories are one or two sentences, so their lengths say
+    little about how much of a memory a matched word is about.
+    """
+
+    k1: float = 1.2
+    b: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
 class Feedback:
     """What a client said about a memory it was given."""
 

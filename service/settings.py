@@ -17,6 +17,7 @@ import platformdirs
 from service.errors import ConfigurationError
 
 LogFormat = Literal["auto", "json", "console"]
+EmbeddingBackend = Literal["onnx", "torch"]
 ResponseFormat = Literal["json_schema", "json_object"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -42,6 +43,14 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "Where the alembic migration scripts are.",
     ),
     "MEMORY_EMBEDDING_BATCH_SIZE": ("64", "Most texts embedded in one forward pass."),
+    "MEMORY_EMBEDDING_BACKEND": (
+        "onnx",
+        "onnx (onnxruntime, ~2.5x faster on CPU; mean-pooled models) or torch (any model).",
+    ),
+    "MEMORY_MODEL_CACHE_DIR": (
+        "MEMORY_DATA_DIR/models",
+        "Where the ONNX export of the embedding model is kept (made once, at first start).",
+    ),
     "MEMORY_DB_POOL_MIN": ("1", "Connections the pool keeps open."),
     "MEMORY_DB_POOL_MAX": ("10", "Most connections the pool opens."),
     "MEMORY_DB_TIMEOUT_S": (
@@ -60,11 +69,13 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "Scopes up to this many memories are searched exactly; larger ones use the HNSW index.",
     ),
     "MEMORY_HNSW_EF_SEARCH": ("200", "HNSW candidate list size for index searches."),
-    "MEMORY_HYBRID_RRF_K": ("60", "k of reciprocal-rank fusion in hybrid search."),
     "MEMORY_HYBRID_KEYWORD_WEIGHT": (
-        "1.0",
-        "Weight of the keyword ranking against the vector ranking (1.0) in hybrid search.",
+        "0.35",
+        "Most a keyword match adds to a cosine similarity in hybrid search (the best BM25 "
+        "score of a query adds all of it).",
     ),
+    "MEMORY_HYBRID_BM25_K1": ("1.2", "BM25 term-frequency saturation of the keyword ranking."),
+    "MEMORY_HYBRID_BM25_B": ("0.3", "BM25 length normalisation of the keyword ranking (0-1)."),
     "MEMORY_HYBRID_CANDIDATES": ("50", "Results taken from each ranking before fusing."),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",
@@ -124,6 +135,10 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("memory-service", appauthor=False))
 
 
+def default_model_cache_dir() -> Path:
+    return _default_data_dir() / "models"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None = None
@@ -131,6 +146,8 @@ class Settings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     embedding_batch_size: int = 64
+    embedding_backend: EmbeddingBackend = "onnx"
+    model_cache_dir: Path = field(default_factory=default_model_cache_dir)
     db_pool_min: int = 1
     db_pool_max: int = 10
     db_timeout_s: float = 5.0
@@ -140,8 +157,9 @@ class Settings:
     max_body_bytes: int = 1_048_576
     exact_search_max_rows: int = 20_000
     hnsw_ef_search: int = 200
-    hybrid_rrf_k: float = 60.0
-    hybrid_keyword_weight: float = 1.0
+    hybrid_keyword_weight: float = 0.35
+    hybrid_bm25_k1: float = 1.2
+    hybrid_bm25_b: float = 0.3
     hybrid_candidates: int = 50
     near_duplicate_similarity: float = 0.95
     llm_base_url: str | None = None
@@ -193,14 +211,22 @@ class Settings:
             raise ConfigurationError(
                 "MEMORY_LLM_RESPONSE_FORMAT must be json_schema or json_object"
             )
+        embedding_backend = reader.text("MEMORY_EMBEDDING_BACKEND", "onnx")
+        if embedding_backend not in ("onnx", "torch"):
+            raise ConfigurationError("MEMORY_EMBEDDING_BACKEND must be onnx or torch")
+        data_dir = Path(reader.text("MEMORY_DATA_DIR", str(_default_data_dir()))).expanduser()
         settings = cls(
             database_url=source.get("DATABASE_URL") or None,
-            data_dir=Path(reader.text("MEMORY_DATA_DIR", str(_default_data_dir()))).expanduser(),
+            data_dir=data_dir,
             embedding_model=reader.text("MEMORY_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL),
             migrations_dir=Path(
                 reader.text("MEMORY_MIGRATIONS_DIR", str(DEFAULT_MIGRATIONS_DIR))
             ).expanduser(),
             embedding_batch_size=reader.integer("MEMORY_EMBEDDING_BATCH_SIZE", 64, minimum=1),
+            embedding_backend=embedding_backend,  # type: ignore[arg-type]  # checked above
+            model_cache_dir=Path(
+                reader.text("MEMORY_MODEL_CACHE_DIR", str(data_dir / "models"))
+            ).expanduser(),
             db_pool_min=reader.integer("MEMORY_DB_POOL_MIN", 1, minimum=0),
             db_pool_max=reader.integer("MEMORY_DB_POOL_MAX", 10, minimum=1),
             db_timeout_s=reader.number("MEMORY_DB_TIMEOUT_S", 5.0, minimum=0.1),
@@ -210,8 +236,9 @@ class Settings:
             max_body_bytes=reader.integer("MEMORY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
             exact_search_max_rows=reader.integer("MEMORY_EXACT_SEARCH_MAX_ROWS", 20_000, minimum=0),
             hnsw_ef_search=reader.integer("MEMORY_HNSW_EF_SEARCH", 200, minimum=10),
-            hybrid_rrf_k=reader.number("MEMORY_HYBRID_RRF_K", 60.0, minimum=0.0),
-            hybrid_keyword_weight=reader.number("MEMORY_HYBRID_KEYWORD_WEIGHT", 1.0, minimum=0.0),
+            hybrid_keyword_weight=reader.number("MEMORY_HYBRID_KEYWORD_WEIGHT", 0.35, minimum=0.0),
+            hybrid_bm25_k1=reader.number("MEMORY_HYBRID_BM25_K1", 1.2, minimum=0.0),
+            hybrid_bm25_b=reader.number("MEMORY_HYBRID_BM25_B", 0.3, minimum=0.0),
             hybrid_candidates=reader.integer("MEMORY_HYBRID_CANDIDATES", 50, minimum=1),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
@@ -233,6 +260,8 @@ class Settings:
             log_level=log_level,
             shutdown_grace_s=reader.number("MEMORY_SHUTDOWN_GRACE_S", 20.0, minimum=0.0),
         )
+        if settings.hybrid_bm25_b > 1:
+            raise ConfigurationError("MEMORY_HYBRID_BM25_B must be between 0 and 1")
         if settings.db_pool_min > settings.db_pool_max:
             raise ConfigurationError("MEMORY_DB_POOL_MIN must not exceed MEMORY_DB_POOL_MAX")
         return settings

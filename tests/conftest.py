@@ -49,8 +49,8 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    model = Embedder("all-MiniLM-L6-v2")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    model = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path_factory.mktemp("models"))
     model.load()
     return model
 

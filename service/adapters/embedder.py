@@ -1,5 +1,7 @@
 """Local sentence-transformers embeddings, loaded once and micro-batched off the event loop.
 
+The model runs on onnxruntime by default (see ``sentence_encoders``), or on torch.
+
 Requests that arrive while a forward pass runs wait in a queue and share the next pass, so
 under concurrency the model sees a few large batches instead of many single sentences, and
 a lone request pays no waiting window.
@@ -9,18 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import structlog
 
 from service import metrics
-from service.settings import DEFAULT_EMBEDDING_MODEL
+from service.adapters.sentence_encoders import SentenceEncoder, load_encoder
+from service.settings import DEFAULT_EMBEDDING_MODEL, EmbeddingBackend, default_model_cache_dir
 
 log = structlog.get_logger(__name__)
 
@@ -52,26 +54,23 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
-def load_sentence_transformer(model: str) -> Any:
-    # Never reach for a model hub at run time: the network is closed in production too.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from sentence_transformers import SentenceTransformer  # noqa: PLC0415  # slow import
-
-    return SentenceTransformer(resolve_model_path(model), device="cpu")
-
-
 class Embedder:
     """Turns texts into unit-length vectors (so cosine similarity is a dot product)."""
 
-    def __init__(self, model_name: str, max_batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        max_batch_size: int = 64,
+        *,
+        backend: EmbeddingBackend = "onnx",
+        cache_dir: Path | None = None,
+    ) -> None:
         self.model_name = model_name
         self.max_batch_size = max_batch_size
+        self.backend = backend
+        self._cache_dir = cache_dir or default_model_cache_dir()
         self.stats = EmbedderStats()
-        self._model: Any = None
-        self._dimensions = 0
+        self._model: SentenceEncoder | None = None
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -79,15 +78,15 @@ class Embedder:
     @classmethod
     def sharing_model_of(cls, other: Embedder) -> Embedder:
         """A second batcher (for another event loop) over the same loaded weights."""
-        twin = cls(other.model_name, other.max_batch_size)
-        twin._model, twin._dimensions, twin.stats = other._model, other._dimensions, other.stats
+        twin = cls(other.model_name, other.max_batch_size, backend=other.backend)
+        twin._model, twin.stats = other._model, other.stats
         return twin
 
     @property
     def dimensions(self) -> int:
         if self._model is None:
             raise RuntimeError("the embedding model is not loaded yet")
-        return self._dimensions
+        return self._model.dimensions
 
     @property
     def is_loaded(self) -> bool:
@@ -98,22 +97,21 @@ class Embedder:
         if self._model is not None:
             return
         started = time.perf_counter()
-        self._model = load_sentence_transformer(self.model_name)
-        dimensions = self._model.get_embedding_dimension()
-        if not isinstance(dimensions, int):
-            raise RuntimeError(f"model {self.model_name!r} does not report its dimension")
-        self._dimensions = dimensions
+        self._model = load_encoder(
+            self.backend, resolve_model_path(self.model_name), self._cache_dir
+        )
         self._encode(["warm-up"])  # the first pass allocates; keep that off a user's request
         log.info(
             "embedder.loaded",
             model=self.model_name,
-            dimensions=dimensions,
+            backend=self.backend,
+            dimensions=self._model.dimensions,
             seconds=round(time.perf_counter() - started, 2),
         )
 
     async def start(self) -> None:
         if self._worker is None:
-            # One thread: torch parallelises a batch itself, and passes must not overlap.
+            # One thread: the runtime parallelises a batch itself, and passes must not overlap.
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(), name="embedder-batcher")
@@ -172,14 +170,10 @@ class Embedder:
                 offset += count
 
     def _encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        if self._model is None:
+            raise RuntimeError("Embedder.load() was not called")
         started = time.perf_counter()
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.max_batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        ).astype(np.float32)
+        vectors = self._model.encode(texts, self.max_batch_size)
         self.stats.forward_passes += 1
         self.stats.texts_embedded += len(texts)
         self.stats.largest_batch = max(self.stats.largest_batch, len(texts))
@@ -187,4 +181,4 @@ class Embedder:
         self.stats.seconds_in_model += elapsed_s
         metrics.EMBEDDING_BATCH_SIZE.observe(len(texts))
         metrics.EMBEDDING_LATENCY.observe(elapsed_s)
-        return vectors  # type: ignore[no-any-return]
+        return vectors

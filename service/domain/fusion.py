@@ -1,43 +1,45 @@
-"""Reciprocal-rank fusion of ranked result lists (Cormack et al., SIGIR 2009).
+"""Fusion of the vector and keyword rankings by their scores.
 
-Each list contributes ``weight / (k + rank)`` to a memory's fused score: agreement between
-lists lifts a memory, and no list's raw scores need to be comparable with another's.
+A memory's fused score is its cosine similarity plus ``keyword_weight`` times its BM25 score
+divided by the best BM25 score of the query, so the keyword side adds at most
+``keyword_weight`` and a memory no keyword matched keeps its cosine. Unlike reciprocal-rank
+fusion, how far apart two memories are on each side counts, not only their order. Measured
+over HTTP on the LoCoMo dev split (`python -m benchmarks.locomo`), recall@5 / @10 went from
+0.625 / 0.669 (RRF k=60 over ts_rank_cd) to 0.659 / 0.699 on the observations and from
+0.559 / 0.654 to 0.669 / 0.741 on the turns, together with BM25 for the keyword ranking.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from service.models import SearchHit
 
 
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    """One ranked list. ``scores`` (best first) make equal scores share a rank: a word that
-    every memory of the scope contains (the user's own name) must not order them at random."""
+def score_fusion(
+    dense: list[SearchHit],
+    keyword: list[SearchHit],
+    keyword_scores: list[float],
+    keyword_weight: float,
+    limit: int,
+) -> list[SearchHit]:
+    """The ``limit`` best of both lists, best first; each hit keeps its cosine as its score.
 
-    hits: list[SearchHit]
-    weight: float = 1.0
-    scores: list[float] | None = None
-
-    def ranks(self) -> list[int]:
-        if self.scores is None:
-            return list(range(1, len(self.hits) + 1))
-        ranks, previous = [], None
-        for position, score in enumerate(self.scores, start=1):
-            ranks.append(ranks[-1] if score == previous else position)
-            previous = score
-        return ranks
-
-
-def reciprocal_rank_fusion(rankings: list[Ranking], k: float, limit: int) -> list[SearchHit]:
-    """Fuse rankings; equal fused scores keep the order of the first ranking that had them."""
-    fused: dict[uuid.UUID, float] = {}
+    ``keyword_scores`` are the BM25 scores of ``keyword``, best first. Equal fused scores keep
+    the vector side's order.
+    """
+    best_keyword = max(keyword_scores, default=0.0)
+    bonus = {
+        hit.memory.id: keyword_weight * score / best_keyword
+        for hit, score in zip(keyword, keyword_scores, strict=True)
+        if best_keyword > 0
+    }
     hits_by_id: dict[uuid.UUID, SearchHit] = {}
-    for ranking in rankings:
-        for rank, hit in zip(ranking.ranks(), ranking.hits, strict=True):
-            fused[hit.memory.id] = fused.get(hit.memory.id, 0.0) + ranking.weight / (k + rank)
-            hits_by_id.setdefault(hit.memory.id, hit)
-    order = sorted(fused, key=lambda memory_id: fused[memory_id], reverse=True)
-    return [hits_by_id[memory_id] for memory_id in order[:limit]]
+    for hit in [*dense, *keyword]:
+        hits_by_id.setdefault(hit.memory.id, hit)
+    order = sorted(
+        hits_by_id.values(),
+        key=lambda hit: hit.score + bonus.get(hit.memory.id, 0.0),
+        reverse=True,
+    )
+    return order[:limit]

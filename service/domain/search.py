@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from service import metrics
 from service.adapters.embedder import Embedder
-from service.domain.fusion import Ranking, reciprocal_rank_fusion
+from service.domain.fusion import score_fusion
 from service.errors import InvalidRequest
-from service.models import FilterNode, Scope, SearchHit
+from service.models import Bm25Parameters, FilterNode, Scope, SearchHit
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -33,11 +33,11 @@ class SearchPlan:
 
 @dataclass(frozen=True, slots=True)
 class HybridSettings:
-    """Fusion of the vector and keyword rankings (reciprocal-rank fusion)."""
+    """How the keyword ranking is scored and fused with the vector ranking."""
 
-    rrf_k: float = 60.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 0.35  # most a keyword match adds to a cosine similarity
     candidates: int = 50  # taken from each ranking before fusing
+    bm25: Bm25Parameters = field(default_factory=Bm25Parameters)
 
 
 class SearchService:
@@ -91,17 +91,13 @@ class SearchService:
                     connection, tenant_id, scope, filters, vector, depth, self._ef_search
                 )
             sparse: list[SearchHit] = []
-            text_ranks: list[float] = []
+            keyword_scores: list[float] = []
             if mode != "vector":
-                sparse, text_ranks = await store.search_keyword(
-                    connection, tenant_id, scope, filters, query, vector, depth
+                sparse, keyword_scores = await store.search_keyword(
+                    connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
         if mode == "hybrid":
-            hits = reciprocal_rank_fusion(
-                [Ranking(dense), Ranking(sparse, self._hybrid.keyword_weight, text_ranks)],
-                self._hybrid.rrf_k,
-                limit,
-            )
+            hits = score_fusion(dense, sparse, keyword_scores, self._hybrid.keyword_weight, limit)
         else:
             hits = (dense or sparse)[:limit]
         metrics.SEARCH_LATENCY.labels(plan.strategy).observe(time.perf_counter() - started)

@@ -11,6 +11,7 @@ import asyncpg
 
 from service.errors import Conflict
 from service.models import (
+    Bm25Parameters,
     Entity,
     FilterNode,
     HistoryEvent,
@@ -451,34 +452,61 @@ async def search_keyword(
     text: str,
     query: Vector,
     limit: int,
+    bm25: Bm25Parameters,
 ) -> tuple[list[SearchHit], list[float]]:
-    """Full-text matches of any of the query's words, best ``ts_rank_cd`` first, and their ranks.
+    """Full-text matches of any of the query's words, best BM25 score first, and the scores.
 
     The query's words are stemmed like the content and ORed: a question shares some words
-    with the memory that answers it, rarely all of them. Hit scores are cosine similarity;
-    the second list holds each hit's text rank, so that callers can see ties.
+    with the memory that answers it, rarely all of them. BM25 weighs each word by how rare it
+    is in the searched scope (its IDF), so a name that every memory of a user carries counts
+    for little and a rare word for much; Postgres' own ts_rank has no such weight. Hit scores
+    are cosine similarity; the second list holds each hit's BM25 score.
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
     terms = params.add(text)
+    k1, b = params.add(bm25.k1), params.add(bm25.b)
     rows = await connection.fetch(
         f"""
-        WITH terms AS (
-            SELECT to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
-                   AS query
+        WITH query AS (
+            SELECT array_agg(lexeme) AS lexemes,
+                   to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
+                   AS tsquery
             FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
+        ),
+        collection AS (
+            SELECT count(*) AS size, coalesce(avg(length(content_terms)), 1) AS average_length
+            FROM memories WHERE {where}
+        ),
+        term_frequencies AS MATERIALIZED (
+            SELECT memories.id, term.lexeme, coalesce(cardinality(term.positions), 1) AS frequency,
+                   length(memories.content_terms) AS length
+            FROM memories, query, unnest(memories.content_terms) AS term
+            WHERE {where} AND memories.content_terms @@ query.tsquery
+              AND term.lexeme = ANY(query.lexemes)
+        ),
+        document_frequencies AS (
+            SELECT lexeme, count(*) AS documents FROM term_frequencies GROUP BY lexeme
+        ),
+        scores AS (
+            SELECT t.id,
+                   sum(
+                       ln(1 + (c.size - d.documents + 0.5) / (d.documents + 0.5))
+                       * t.frequency * ({k1} + 1)
+                       / (t.frequency + {k1} * (1 - {b} + {b} * t.length / c.average_length))
+                   ) AS bm25
+            FROM term_frequencies t JOIN document_frequencies d USING (lexeme), collection c
+            GROUP BY t.id
         )
-        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance,
-               ts_rank_cd(content_terms, terms.query) AS text_rank
-        FROM memories, terms
-        WHERE {where} AND content_terms @@ terms.query
-        ORDER BY text_rank DESC, id
+        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance, scores.bm25
+        FROM scores JOIN memories USING (id)
+        ORDER BY scores.bm25 DESC, id
         LIMIT {params.add(limit)}
         """,
         *params.values,
     )
     hits = [SearchHit(_memory(row), 1.0 - float(row["distance"])) for row in rows]
-    return hits, [float(row["text_rank"]) for row in rows]
+    return hits, [float(row["bm25"]) for row in rows]
 
 
 async def _ranked(

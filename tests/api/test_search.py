@@ -205,3 +205,21 @@ def test_keyword_mode_finds_rare_words_and_hybrid_is_the_default(
     assert hybrid["mode"] == "hybrid"
     assert texts(hybrid["results"])[0] == "Alice's favourite band is Radiohead"
     assert vector["mode"] == "vector" and len(vector["results"]) == 4
+
+
+def test_keyword_ranking_weighs_rare_words_over_common_ones(client: httpx.Client) -> None:
+    # "Caroline" is in every memory of the scope, "saxophone" in one: a word every memory
+    # shares says nothing about which one is meant, however often a memory repeats it.
+    common = [
+        "Caroline told Caroline's sister that Caroline would visit",
+        "Caroline went hiking with her friends",
+        "Caroline is learning to paint",
+        "Caroline adopted a dog",
+    ]
+    for text in [*common, "Caroline bought a saxophone"]:
+        add_text(client, text, user_id="caroline")
+
+    results = search(client, user_id="caroline", query="Caroline saxophone", mode="keyword")
+
+    assert texts(results)[0] == "Caroline bought a saxophone"
+    assert len(results) == 5  # each memory matches a word of the query

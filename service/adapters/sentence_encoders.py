@@ -1,0 +1,205 @@
+"""The two ways a sentence-transformers model is run: onnxruntime (default) or torch.
+
+ONNX Runtime runs all-MiniLM-L6-v2 on two CPU cores about 2.5x faster than torch for one
+sentence and twice as fast in batches, at cosine >= 0.9999 to torch's vectors. The usual
+route to it (``sentence-transformers[onnx]``) pulls ``optimum``, which downgrades
+sentence-transformers and transformers; instead the model is exported once with torch's own
+exporter, cached on disk, and run with ``onnxruntime`` and the model's fast tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+
+from service.errors import ConfigurationError
+from service.settings import EmbeddingBackend
+
+log = structlog.get_logger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+# The module layout the ONNX path reproduces: transformer, mean pooling, L2 normalisation.
+_MEAN_POOLED_LAYOUT = [
+    "sentence_transformers.models.Transformer",
+    "sentence_transformers.models.Pooling",
+    "sentence_transformers.models.Normalize",
+]
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class SentenceEncoder(Protocol):
+    dimensions: int
+
+    def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        """Unit-length vectors of ``texts``, in order."""
+        ...
+
+
+def load_sentence_transformer(model_path: str) -> Any:
+    # Never reach for a model hub at run time: the network is closed in production too.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415  # slow import
+
+    return SentenceTransformer(model_path, device="cpu")
+
+
+class TorchSentenceEncoder:
+    """Any sentence-transformers model, run by torch."""
+
+    def __init__(self, model_path: str) -> None:
+        self._model = load_sentence_transformer(model_path)
+        dimensions = self._model.get_embedding_dimension()
+        if not isinstance(dimensions, int):
+            raise ConfigurationError(f"model {model_path!r} does not report its dimension")
+        self.dimensions = dimensions
+
+    def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxSentenceEncoder:
+    """A mean-pooled, normalised sentence-transformers model, run by onnxruntime."""
+
+    def __init__(self, model_path: str, cache_dir: Path) -> None:
+        import onnxruntime  # noqa: PLC0415  # heavy import, only for this backend
+        from tokenizers import Tokenizer  # noqa: PLC0415
+
+        directory = Path(model_path)
+        _check_mean_pooled(directory)
+        max_length = int(_read_json(directory / "sentence_bert_config.json")["max_seq_length"])
+        self.dimensions = int(_read_json(directory / "config.json")["hidden_size"])
+        self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initialisers are noise
+        self._session = onnxruntime.InferenceSession(
+            str(exported_model(directory, cache_dir)),
+            options,
+            providers=["CPUExecutionProvider"],
+        )
+
+    def encode(self, texts: list[str], batch_size: int) -> Vectors:
+        parts = [
+            self._encode_batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
+        ]
+        if not parts:
+            return np.empty((0, self.dimensions), np.float32)
+        vectors: Vectors = np.concatenate(parts)
+        return vectors
+
+    def _encode_batch(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
+        mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
+        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        token_vectors: Vectors = self._session.run(None, inputs)[0]
+        weights = mask[..., np.newaxis].astype(np.float32)
+        pooled = (token_vectors * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        unit_vectors: Vectors = (pooled / norms).astype(np.float32)
+        return unit_vectors
+
+
+def load_encoder(backend: EmbeddingBackend, model_path: str, cache_dir: Path) -> SentenceEncoder:
+    if backend == "onnx":
+        return OnnxSentenceEncoder(model_path, cache_dir)
+    return TorchSentenceEncoder(model_path)
+
+
+def exported_model(model_dir: Path, cache_dir: Path) -> Path:
+    """The ONNX export of the model in ``model_dir``, made once and kept in ``cache_dir``.
+
+    The file is named by a hash of the weights, so a changed model never reuses a stale
+    export; it is written under a temporary name and renamed, so that replicas sharing the
+    directory never read half a file.
+    """
+    weights = model_dir / "model.safetensors"
+    if not weights.exists():
+        raise ConfigurationError(
+            f"{model_dir} has no model.safetensors to export to ONNX; "
+            "set MEMORY_EMBEDDING_BACKEND=torch for this model"
+        )
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    target = cache_dir / f"sentence-encoder-{digest}.onnx"
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    log.info("embedder.exporting_onnx", model=str(model_dir), target=str(target))
+    with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
+        partial = Path(scratch) / target.name
+        _export(model_dir, partial)
+        partial.replace(target)
+    return target
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    import torch  # noqa: PLC0415  # only needed the first time a model is exported
+
+    transformer = load_sentence_transformer(str(model_dir))[0].auto_model.eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            output = self.transformer(**dict(zip(_INPUTS, inputs, strict=True)))
+            return output.last_hidden_state  # type: ignore[no-any-return]
+
+    example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in _INPUTS)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+    with warnings.catch_warnings():
+        # The tracer warns about shape-dependent branches that the dynamic axes make safe.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            LastHiddenState(),
+            example,
+            str(target),
+            input_names=list(_INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT well
+        )
+
+
+def _check_mean_pooled(model_dir: Path) -> None:
+    modules = _read_json(model_dir / "modules.json")
+    layout = [module["type"] for module in modules]
+    pooling = _read_json(model_dir / "1_Pooling" / "config.json") if len(modules) > 1 else {}
+    if layout != _MEAN_POOLED_LAYOUT or not pooling.get("pooling_mode_mean_tokens"):
+        raise ConfigurationError(
+            f"the ONNX backend runs mean-pooled, normalised models; {model_dir} is laid out "
+            f"as {layout}: set MEMORY_EMBEDDING_BACKEND=torch for this model"
+        )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"{path} is missing: the ONNX backend needs a local sentence-transformers model "
+            "directory (or set MEMORY_EMBEDDING_BACKEND=torch)"
+        ) from None
