@@ -19,6 +19,7 @@ from service.errors import InvalidRequest
 from service.models import Bm25Parameters, FilterNode, Scope, SearchHit
 from service.storage import memories as store
 from service.storage.database import Database
+from service.storage.keyword_search import search_keyword
 
 SearchMode = Literal["vector", "keyword", "hybrid"]
 
@@ -93,7 +94,7 @@ class SearchService:
             sparse: list[SearchHit] = []
             keyword_scores: list[float] = []
             if mode != "vector":
-                sparse, keyword_scores = await store.search_keyword(
+                sparse, keyword_scores = await search_keyword(
                     connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
         if mode == "hybrid":

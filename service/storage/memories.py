@@ -11,7 +11,6 @@ import asyncpg
 
 from service.errors import Conflict
 from service.models import (
-    Bm25Parameters,
     Entity,
     FilterNode,
     HistoryEvent,
@@ -31,10 +30,10 @@ from service.storage.filter_sql import (
     scope_condition,
 )
 
-_COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at, expires_at"
+COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at, expires_at"
 
 
-def _memory(row: asyncpg.Record) -> Memory:
+def memory_from_row(row: asyncpg.Record) -> Memory:
     return Memory(
         id=row["id"],
         text=row["content"],
@@ -55,10 +54,10 @@ async def insert_memory_unless_duplicate(
     """
     row = await _insert_unless_conflict(connection, tenant_id, new)
     if row is not None:
-        return _memory(row), True
+        return memory_from_row(row), True
     existing = await connection.fetchrow(
         f"""
-        SELECT {_COLUMNS}, {LIVE} AS live FROM memories
+        SELECT {COLUMNS}, {LIVE} AS live FROM memories
         WHERE tenant_id = $1 AND user_id IS NOT DISTINCT FROM $2
           AND agent_id IS NOT DISTINCT FROM $3 AND run_id IS NOT DISTINCT FROM $4
           AND content_hash = $5
@@ -71,7 +70,7 @@ async def insert_memory_unless_duplicate(
     )
     assert existing is not None  # noqa: S101  # the conflicting row exists in this snapshot
     if existing["live"]:
-        return _memory(existing), False
+        return memory_from_row(existing), False
     # An expired copy of the text blocks the insert: it is purged now rather than later.
     await connection.execute(
         """
@@ -83,7 +82,7 @@ async def insert_memory_unless_duplicate(
     )
     row = await _insert_unless_conflict(connection, tenant_id, new)
     assert row is not None  # noqa: S101  # the scope is locked by the caller
-    return _memory(row), True
+    return memory_from_row(row), True
 
 
 async def _insert_unless_conflict(
@@ -95,7 +94,7 @@ async def _insert_unless_conflict(
                               embedding, metadata, expires_at, created_at, updated_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()))
         ON CONFLICT DO NOTHING
-        RETURNING {_COLUMNS}
+        RETURNING {COLUMNS}
         """,
         tenant_id,
         new.scope.user_id,
@@ -120,11 +119,11 @@ async def find_memory(
 ) -> Memory | None:
     suffix = " FOR UPDATE" if lock else ""
     row = await connection.fetchrow(
-        f"SELECT {_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2 AND {LIVE}{suffix}",
+        f"SELECT {COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2 AND {LIVE}{suffix}",
         tenant_id,
         memory_id,
     )
-    return _memory(row) if row else None
+    return memory_from_row(row) if row else None
 
 
 async def list_memories(
@@ -142,12 +141,12 @@ async def list_memories(
         where.append(f"(created_at, id) < ({params.add(after.created_at)}, {params.add(after.id)})")
     rows = await connection.fetch(
         f"""
-        SELECT {_COLUMNS} FROM memories WHERE {" AND ".join(where)}
+        SELECT {COLUMNS} FROM memories WHERE {" AND ".join(where)}
         ORDER BY created_at DESC, id DESC LIMIT {params.add(limit)}
         """,
         *params.values,
     )
-    return [_memory(row) for row in rows]
+    return [memory_from_row(row) for row in rows]
 
 
 async def list_memories_at(
@@ -166,12 +165,12 @@ async def list_memories_at(
     )
     rows = await connection.fetch(
         f"""
-        SELECT {_COLUMNS} FROM memories WHERE {where}
+        SELECT {COLUMNS} FROM memories WHERE {where}
         ORDER BY created_at DESC, id DESC LIMIT {params.add(limit)} OFFSET {params.add(offset)}
         """,
         *params.values,
     )
-    return [_memory(row) for row in rows], total
+    return [memory_from_row(row) for row in rows], total
 
 
 async def list_entities(connection: asyncpg.Connection, tenant_id: uuid.UUID) -> list[Entity]:
@@ -215,13 +214,13 @@ async def scope_with_embeddings(
         where.append(f"(created_at, id) > ({params.add(after.created_at)}, {params.add(after.id)})")
     rows = await connection.fetch(
         f"""
-        SELECT {_COLUMNS}, embedding FROM memories WHERE {" AND ".join(where)}
+        SELECT {COLUMNS}, embedding FROM memories WHERE {" AND ".join(where)}
         ORDER BY created_at, id LIMIT {params.add(limit)}
         """,
         *params.values,
     )
     # pgvector's codec hands back its own Vector type.
-    return [(_memory(row), row["embedding"].to_numpy()) for row in rows]
+    return [(memory_from_row(row), row["embedding"].to_numpy()) for row in rows]
 
 
 async def update_memory(
@@ -243,7 +242,7 @@ async def update_memory(
                 embedding = coalesce($5, embedding), metadata = $6, expires_at = $7,
                 updated_at = now()
             WHERE tenant_id = $1 AND id = $2
-            RETURNING {_COLUMNS}
+            RETURNING {COLUMNS}
             """,
             tenant_id,
             memory_id,
@@ -258,18 +257,18 @@ async def update_memory(
             "another memory in the same scope already has this text; delete one of them instead"
         ) from None
     assert row is not None  # noqa: S101  # callers lock the row first
-    return _memory(row)
+    return memory_from_row(row)
 
 
 async def delete_memory(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID
 ) -> Memory | None:
     row = await connection.fetchrow(
-        f"DELETE FROM memories WHERE tenant_id = $1 AND id = $2 AND {LIVE} RETURNING {_COLUMNS}",
+        f"DELETE FROM memories WHERE tenant_id = $1 AND id = $2 AND {LIVE} RETURNING {COLUMNS}",
         tenant_id,
         memory_id,
     )
-    return _memory(row) if row else None
+    return memory_from_row(row) if row else None
 
 
 async def insert_history(
@@ -372,8 +371,8 @@ async def search_exact(
     return await _ranked(
         connection,
         f"""
-        WITH scoped AS MATERIALIZED (SELECT {_COLUMNS}, embedding FROM memories WHERE {where})
-        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
+        WITH scoped AS MATERIALIZED (SELECT {COLUMNS}, embedding FROM memories WHERE {where})
+        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
         ORDER BY distance LIMIT {params.add(limit)}
         """,
         params.values,
@@ -393,8 +392,8 @@ async def nearest_in_exact_scope(
     return await _ranked(
         connection,
         f"""
-        WITH scoped AS MATERIALIZED (SELECT {_COLUMNS}, embedding FROM memories WHERE {where})
-        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
+        WITH scoped AS MATERIALIZED (SELECT {COLUMNS}, embedding FROM memories WHERE {where})
+        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
         ORDER BY distance LIMIT {params.add(limit)}
         """,
         params.values,
@@ -437,80 +436,15 @@ async def search_with_index(
     return await _ranked(
         connection,
         f"""
-        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
+        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
         WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
         """,
         params.values,
     )
 
 
-async def search_keyword(
-    connection: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    scope: Scope,
-    filters: FilterNode | None,
-    text: str,
-    query: Vector,
-    limit: int,
-    bm25: Bm25Parameters,
-) -> tuple[list[SearchHit], list[float]]:
-    """Full-text matches of any of the query's words, best BM25 score first, and the scores.
-
-    The query's words are stemmed like the content and ORed: a question shares some words
-    with the memory that answers it, rarely all of them. BM25 weighs each word by how rare it
-    is in the searched scope (its IDF), so a name that every memory of a user carries counts
-    for little and a rare word for much; Postgres' own ts_rank has no such weight. Hit scores
-    are cosine similarity; the second list holds each hit's BM25 score.
-    """
-    params = SqlParameters(tenant_id)
-    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    terms = params.add(text)
-    k1, b = params.add(bm25.k1), params.add(bm25.b)
-    rows = await connection.fetch(
-        f"""
-        WITH query AS (
-            SELECT array_agg(lexeme) AS lexemes,
-                   to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
-                   AS tsquery
-            FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
-        ),
-        collection AS (
-            SELECT count(*) AS size, coalesce(avg(length(content_terms)), 1) AS average_length
-            FROM memories WHERE {where}
-        ),
-        term_frequencies AS MATERIALIZED (
-            SELECT memories.id, term.lexeme, coalesce(cardinality(term.positions), 1) AS frequency,
-                   length(memories.content_terms) AS length
-            FROM memories, query, unnest(memories.content_terms) AS term
-            WHERE {where} AND memories.content_terms @@ query.tsquery
-              AND term.lexeme = ANY(query.lexemes)
-        ),
-        document_frequencies AS (
-            SELECT lexeme, count(*) AS documents FROM term_frequencies GROUP BY lexeme
-        ),
-        scores AS (
-            SELECT t.id,
-                   sum(
-                       ln(1 + (c.size - d.documents + 0.5) / (d.documents + 0.5))
-                       * t.frequency * ({k1} + 1)
-                       / (t.frequency + {k1} * (1 - {b} + {b} * t.length / c.average_length))
-                   ) AS bm25
-            FROM term_frequencies t JOIN document_frequencies d USING (lexeme), collection c
-            GROUP BY t.id
-        )
-        SELECT {_COLUMNS}, embedding <=> {params.add(query)} AS distance, scores.bm25
-        FROM scores JOIN memories USING (id)
-        ORDER BY scores.bm25 DESC, id
-        LIMIT {params.add(limit)}
-        """,
-        *params.values,
-    )
-    hits = [SearchHit(_memory(row), 1.0 - float(row["distance"])) for row in rows]
-    return hits, [float(row["bm25"]) for row in rows]
-
-
 async def _ranked(
     connection: asyncpg.Connection, sql: str, values: Sequence[Any]
 ) -> list[SearchHit]:
     rows = await connection.fetch(sql, *values)
-    return [SearchHit(_memory(row), 1.0 - float(row["distance"])) for row in rows]
+    return [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]

@@ -1,0 +1,76 @@
+"""Keyword ranking of a scope's memories: Postgres full-text matching scored with BM25."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from service.models import Bm25Parameters, FilterNode, Scope, SearchHit, Vector
+from service.storage.filter_sql import SqlParameters, filter_condition, scope_condition
+from service.storage.memories import COLUMNS, memory_from_row
+
+
+async def search_keyword(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    text: str,
+    query: Vector,
+    limit: int,
+    bm25: Bm25Parameters,
+) -> tuple[list[SearchHit], list[float]]:
+    """Full-text matches of any of the query's words, best BM25 score first, and the scores.
+
+    The query's words are stemmed like the content and ORed: a question shares some words
+    with the memory that answers it, rarely all of them. BM25 weighs each word by how rare it
+    is in the searched scope (its IDF), so a name that every memory of a user carries counts
+    for little and a rare word for much; Postgres' own ts_rank has no such weight. Hit scores
+    are cosine similarity; the second list holds each hit's BM25 score.
+    """
+    params = SqlParameters(tenant_id)
+    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
+    terms = params.add(text)
+    k1, b = params.add(bm25.k1), params.add(bm25.b)
+    rows = await connection.fetch(
+        f"""
+        WITH query AS (
+            SELECT array_agg(lexeme) AS lexemes,
+                   to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
+                   AS tsquery
+            FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
+        ),
+        collection AS (
+            SELECT count(*) AS size, coalesce(avg(length(content_terms)), 1) AS average_length
+            FROM memories WHERE {where}
+        ),
+        term_frequencies AS MATERIALIZED (
+            SELECT memories.id, term.lexeme, coalesce(cardinality(term.positions), 1) AS frequency,
+                   length(memories.content_terms) AS length
+            FROM memories, query, unnest(memories.content_terms) AS term
+            WHERE {where} AND memories.content_terms @@ query.tsquery
+              AND term.lexeme = ANY(query.lexemes)
+        ),
+        document_frequencies AS (
+            SELECT lexeme, count(*) AS documents FROM term_frequencies GROUP BY lexeme
+        ),
+        scores AS (
+            SELECT t.id,
+                   sum(
+                       ln(1 + (c.size - d.documents + 0.5) / (d.documents + 0.5))
+                       * t.frequency * ({k1} + 1)
+                       / (t.frequency + {k1} * (1 - {b} + {b} * t.length / c.average_length))
+                   ) AS bm25
+            FROM term_frequencies t JOIN document_frequencies d USING (lexeme), collection c
+            GROUP BY t.id
+        )
+        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance, scores.bm25
+        FROM scores JOIN memories USING (id)
+        ORDER BY scores.bm25 DESC, id
+        LIMIT {params.add(limit)}
+        """,
+        *params.values,
+    )
+    hits = [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]
+    return hits, [float(row["bm25"]) for row in rows]
