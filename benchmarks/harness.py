@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -29,19 +29,23 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+class RunningService(NamedTuple):
+    http: httpx.Client  # authenticated with the dev key
+    process: subprocess.Popen[bytes]  # e.g. to read its memory use
+    data_dir: Path  # holds the embedded Postgres (pgdata/) and the dev key
+
+
 @contextmanager
 def running_service(extra_env: Mapping[str, str] | None = None) -> Iterator[httpx.Client]:
     """`memory-service serve` on a fresh embedded Postgres in a temporary directory, and an
     authenticated client for it; everything is removed afterwards."""
-    with running_process(extra_env) as (http, _):
-        yield http
+    with running_process(extra_env) as service:
+        yield service.http
 
 
 @contextmanager
-def running_process(
-    extra_env: Mapping[str, str] | None = None,
-) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    """Like ``running_service``, with the server's process (e.g. to read its memory use)."""
+def running_process(extra_env: Mapping[str, str] | None = None) -> Iterator[RunningService]:
+    """Like ``running_service``, with the server's process and data directory."""
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -65,7 +69,7 @@ def running_process(
                 headers={"Authorization": f"Bearer {key}"},
                 timeout=60,
             ) as http:
-                yield http, process
+                yield RunningService(http, process, data_dir)
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -93,6 +97,12 @@ def report(rows: list[tuple[str, str]], results: dict[str, Any], name: str) -> N
     print(f"{'-' * width}-|-------")
     for label, value in rows:
         print(f"{label:<{width}} | {value}")
+    write_json(name, results)
+
+
+def write_json(name: str, results: dict[str, Any]) -> Path:
+    """Write ``results`` to .bench/<name>.json (git-ignored) and return the path."""
     output = Path(".bench") / f"{name}.json"
     output.parent.mkdir(exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
+    return output

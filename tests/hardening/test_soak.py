@@ -8,8 +8,8 @@ from benchmarks.soak import soak
 
 
 def test_a_minute_of_mixed_traffic_has_no_server_error_and_a_steady_rss() -> None:
-    with running_process({"MEMORY_RATE_LIMIT_PER_S": "0"}) as (http, process):
-        result = soak(http, process.pid, seconds=60, clients=4)
+    with running_process({"MEMORY_RATE_LIMIT_PER_S": "0"}) as service:
+        result = soak(service.http, service.process.pid, seconds=60, clients=4)
 
     print(
         f"soak: {result.requests} requests in {result.seconds:.0f} s "
