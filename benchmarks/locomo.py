@@ -6,7 +6,11 @@ its own text, and a question is a hit at k when one of the top-k results cites o
 evidence dia_ids. Prints recall@1/5/10 per corpus and per category and writes
 .bench/locomo.json with the settings used.
 
-    python -m benchmarks.locomo [--data ../shared/data/locomo/locomo_dev.json]
+Mem0 (see benchmarks/mem0_peer.py) gets the same memories, one by one with ``infer=False``,
+into a collection of its own per sample (so its HNSW index never filters another sample's
+rows out of a search), and the same questions, on the same Postgres.
+
+    python -m benchmarks.locomo [--data ../shared/data/locomo/locomo_dev.json] [--no-mem0]
 """
 
 from __future__ import annotations
@@ -14,14 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.harness import running_service
+from benchmarks import mem0_peer
+from benchmarks.harness import running_process, write_json
+from service.adapters.embedded_postgres import start_embedded_postgres
 from service.settings import SETTINGS_DOC
+
+# (question, user_id) -> the dia_ids each of the top-10 results cites, best first
+Search = Callable[[str, str], list[set[str]]]
 
 HYBRID_SETTINGS = (
     "MEMORY_EMBEDDING_BACKEND",
@@ -79,24 +90,59 @@ def load(http: httpx.Client, user_id: str, memories: list[dict[str, Any]]) -> No
         http.post("/v1/memories/batch", json={"items": items}).raise_for_status()
 
 
-def evaluate(
+def our_search(http: httpx.Client, mode: str) -> Search:
+    def search(question: str, user_id: str) -> list[set[str]]:
+        body = {"query": question, "user_id": user_id, "limit": max(KS), "mode": mode}
+        response = http.post("/v1/search", json=body)
+        response.raise_for_status()
+        return [set(r["memory"]["metadata"]["dia_ids"]) for r in response.json()["results"]]
+
+    return search
+
+
+def evaluate_ours(
     http: httpx.Client, samples: list[dict[str, Any]], corpus: str, mode: str
 ) -> dict[str, Any]:
-    hits: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(KS, 0))
-    counts: dict[str, int] = defaultdict(int)
+    started = time.perf_counter()
+    for sample in samples:
+        load(http, f"{sample['sample_id']}-{corpus}", CORPORA[corpus](sample))
+    loaded_s = time.perf_counter() - started
+    return {**recall(samples, corpus, our_search(http, mode)), "load_s": round(loaded_s, 1)}
+
+
+def evaluate_mem0(dsn: str, data_dir: Path, samples: list[dict[str, Any]], corpus: str) -> Any:
+    memories: dict[str, Any] = {}
+    started = time.perf_counter()
     for sample in samples:
         user_id = f"{sample['sample_id']}-{corpus}"
-        load(http, user_id, CORPORA[corpus](sample))
+        collection = f"locomo_{user_id}".replace("-", "_")
+        memory = mem0_peer.mem0_memory(dsn, collection, data_dir / f"{collection}.db")
+        for item in CORPORA[corpus](sample):
+            mem0_peer.add(memory, item["text"], user_id, item["metadata"])
+        memories[user_id] = memory
+    loaded_s = time.perf_counter() - started
+
+    def search(question: str, user_id: str) -> list[set[str]]:
+        found = mem0_peer.search(memories[user_id], question, user_id, max(KS))
+        return [set(result["metadata"]["dia_ids"]) for result in found]
+
+    return {**recall(samples, corpus, search), "load_s": round(loaded_s, 1)}
+
+
+def recall(samples: list[dict[str, Any]], corpus: str, search: Search) -> dict[str, Any]:
+    """Recall@k per category of every question of categories 1-4, and the mean search time."""
+    hits: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(KS, 0))
+    counts: dict[str, int] = defaultdict(int)
+    seconds = 0.0
+    for sample in samples:
+        user_id = f"{sample['sample_id']}-{corpus}"
         for qa in sample["qa"]:
             category = qa.get("category")
             if category not in CATEGORIES:
                 continue
-            response = http.post(
-                "/v1/search",
-                json={"query": qa["question"], "user_id": user_id, "limit": max(KS), "mode": mode},
-            )
-            response.raise_for_status()
-            cited = [set(r["memory"]["metadata"]["dia_ids"]) for r in response.json()["results"]]
+            started = time.perf_counter()
+            cited = search(qa["question"], user_id)
+            seconds += time.perf_counter() - started
             evidence = set(qa.get("evidence", []))
             for name in ("all", CATEGORIES[category]):
                 counts[name] += 1
@@ -104,41 +150,76 @@ def evaluate(
                     if any(ids & evidence for ids in cited[:k]):
                         hits[name][k] += 1
     return {
-        name: {
-            "questions": counts[name],
-            **{f"R@{k}": round(hits[name][k] / counts[name], 3) for k in KS},
-        }
-        for name in ["all", *CATEGORIES.values()]
+        "categories": {
+            name: {
+                "questions": counts[name],
+                **{f"R@{k}": round(hits[name][k] / counts[name], 3) for k in KS},
+            }
+            for name in ["all", *CATEGORIES.values()]
+        },
+        "search_mean_ms": round(seconds / counts["all"] * 1000, 2),
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--modes", default="vector,keyword,hybrid", help="search modes to measure")
-    args = parser.parse_args()
-    samples = json.loads(args.data.read_text())
-    with running_service() as http:
-        results = {
-            f"{corpus}/{mode}": evaluate(http, samples, corpus, mode)
-            for corpus in CORPORA
-            for mode in args.modes.split(",")
-        }
+def run(data: Path, modes: list[str], with_mem0: bool) -> dict[str, Any]:
+    samples = json.loads(data.read_text())
+    results: dict[str, Any] = {}
+    with running_process() as service:
+        for corpus in CORPORA:
+            for mode in modes:
+                results[f"{corpus}/{mode}"] = evaluate_ours(service.http, samples, corpus, mode)
+        if with_mem0:
+            dsn = start_embedded_postgres(service.data_dir / "pgdata")
+            for corpus in CORPORA:
+                results[f"{corpus}/mem0"] = evaluate_mem0(dsn, service.data_dir, samples, corpus)
+    return results
+
+
+def settings() -> dict[str, str]:
+    return {
+        "model": os.environ.get("MEMORY_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
+        **{name: os.environ.get(name, SETTINGS_DOC[name][0]) for name in HYBRID_SETTINGS},
+    }
+
+
+def print_tables(results: dict[str, Any]) -> None:
     print(f"{'corpus/mode':<21} {'questions':<12} {'n':>4}  R@1    R@5    R@10")
-    for corpus, by_category in results.items():
-        for name, row in by_category.items():
+    for corpus, result in results.items():
+        for name, row in result["categories"].items():
             print(
                 f"{corpus:<21} {name:<12} {row['questions']:>4}  "
                 f"{row['R@1']:.3f}  {row['R@5']:.3f}  {row['R@10']:.3f}"
             )
-    settings = {
-        "model": os.environ.get("MEMORY_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
-        **{name: os.environ.get(name, SETTINGS_DOC[name][0]) for name in HYBRID_SETTINGS},
-    }
-    print("settings:", ", ".join(f"{name}={value}" for name, value in settings.items()))
-    output = Path(".bench/locomo.json")
-    output.parent.mkdir(exist_ok=True)
-    output.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+    for corpus in CORPORA:
+        ours, theirs = results.get(f"{corpus}/hybrid"), results.get(f"{corpus}/mem0")
+        if ours is None or theirs is None:
+            continue
+        mine, peer = ours["categories"]["all"], theirs["categories"]["all"]
+        ratios = ", ".join(f"R@{k} {mine[f'R@{k}'] / peer[f'R@{k}']:.2f}" for k in KS)
+        print(
+            f"{corpus}: ours (hybrid, over HTTP) / Mem0 (in-process): {ratios}; mean search "
+            f"{ours['search_mean_ms']} / {theirs['search_mean_ms']} ms; load "
+            f"{ours['load_s']} / {theirs['load_s']} s"
+        )
+    print("settings:", ", ".join(f"{name}={value}" for name, value in settings().items()))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--modes", default="vector,keyword,hybrid", help="our search modes")
+    parser.add_argument("--no-mem0", action="store_true", help="skip the Mem0 comparison")
+
+
+def run_from(args: argparse.Namespace) -> dict[str, Any]:
+    return run(args.data, args.modes.split(","), not args.no_mem0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    results = run_from(parser.parse_args())
+    print_tables(results)
+    write_json("locomo", {"settings": settings(), "results": results})
 
 
 if __name__ == "__main__":

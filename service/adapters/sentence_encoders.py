@@ -93,6 +93,10 @@ class OnnxSentenceEncoder:
         self._tokenizer.enable_padding()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # warnings about unused initialisers are noise
+        # By default the runtime's threads spin after each pass, waiting for the next one; on
+        # a small machine that burns the CPU Postgres and the event loop need (measured: 19
+        # -> 12 ms of service CPU per search under 8 clients on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(exported_model(directory, cache_dir)),
             options,

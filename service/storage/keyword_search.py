@@ -28,32 +28,39 @@ async def search_keyword(
     is in the searched scope (its IDF), so a name that every memory of a user carries counts
     for little and a rare word for much; Postgres' own ts_rank has no such weight. Hit scores
     are cosine similarity; the second list holds each hit's BM25 score.
+
+    Every CTE is MATERIALIZED: each is one row or a few, and inlined the planner (misled by
+    a fresh table's missing statistics) re-ran the scope's count and the query parsing once
+    per matching term, 100 ms instead of 1 ms on a 400-memory scope.
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
     terms = params.add(text)
-    k1, b = params.add(bm25.k1), params.add(bm25.b)
+    # float8 throughout: Postgres' numeric (its default for these literals) is ten times slower.
+    k1, b = f"{params.add(bm25.k1)}::float8", f"{params.add(bm25.b)}::float8"
     rows = await connection.fetch(
         f"""
-        WITH query AS (
+        WITH query AS MATERIALIZED (
             SELECT array_agg(lexeme) AS lexemes,
                    to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
                    AS tsquery
             FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
         ),
-        collection AS (
-            SELECT count(*) AS size, coalesce(avg(length(content_terms)), 1) AS average_length
+        collection AS MATERIALIZED (
+            SELECT count(*)::float8 AS size,
+                   coalesce(avg(length(content_terms))::float8, 1) AS average_length
             FROM memories WHERE {where}
         ),
         term_frequencies AS MATERIALIZED (
-            SELECT memories.id, term.lexeme, coalesce(cardinality(term.positions), 1) AS frequency,
-                   length(memories.content_terms) AS length
+            SELECT memories.id, term.lexeme,
+                   coalesce(cardinality(term.positions), 1)::float8 AS frequency,
+                   length(memories.content_terms)::float8 AS length
             FROM memories, query, unnest(memories.content_terms) AS term
             WHERE {where} AND memories.content_terms @@ query.tsquery
               AND term.lexeme = ANY(query.lexemes)
         ),
-        document_frequencies AS (
-            SELECT lexeme, count(*) AS documents FROM term_frequencies GROUP BY lexeme
+        document_frequencies AS MATERIALIZED (
+            SELECT lexeme, count(*)::float8 AS documents FROM term_frequencies GROUP BY lexeme
         ),
         scores AS (
             SELECT t.id,
