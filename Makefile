@@ -28,7 +28,7 @@ openapi: setup
 	$(BIN)/memory-service openapi --output openapi.yaml
 
 bench: setup
-	$(BIN)/python -m benchmarks.core_api
+	$(BIN)/python -m benchmarks
 
 bench-pipeline: setup
 	$(BIN)/python -m benchmarks.pipeline

@@ -17,7 +17,7 @@ import platformdirs
 from service.errors import ConfigurationError
 
 LogFormat = Literal["auto", "json", "console"]
-EmbeddingBackend = Literal["onnx", "torch"]
+EmbeddingBackend = Literal["onnx", "onnx-int8", "torch"]
 ResponseFormat = Literal["json_schema", "json_object"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -45,7 +45,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "MEMORY_EMBEDDING_BATCH_SIZE": ("64", "Most texts embedded in one forward pass."),
     "MEMORY_EMBEDDING_BACKEND": (
         "onnx",
-        "onnx (onnxruntime, ~2.5x faster on CPU; mean-pooled models) or torch (any model).",
+        "onnx (onnxruntime, ~2.5x faster on CPU; mean-pooled models), onnx-int8 (its weights "
+        "quantised to int8: ~1.5x faster again, vectors at cosine ~0.97 to onnx's; do not switch "
+        "a database already embedded with another backend) or torch (any model).",
     ),
     "MEMORY_MODEL_CACHE_DIR": (
         "MEMORY_DATA_DIR/models",
@@ -212,8 +214,8 @@ class Settings:
                 "MEMORY_LLM_RESPONSE_FORMAT must be json_schema or json_object"
             )
         embedding_backend = reader.text("MEMORY_EMBEDDING_BACKEND", "onnx")
-        if embedding_backend not in ("onnx", "torch"):
-            raise ConfigurationError("MEMORY_EMBEDDING_BACKEND must be onnx or torch")
+        if embedding_backend not in ("onnx", "onnx-int8", "torch"):
+            raise ConfigurationError("MEMORY_EMBEDDING_BACKEND must be onnx, onnx-int8 or torch")
         data_dir = Path(reader.text("MEMORY_DATA_DIR", str(_default_data_dir()))).expanduser()
         settings = cls(
             database_url=source.get("DATABASE_URL") or None,

@@ -5,6 +5,11 @@ sentence and twice as fast in batches, at cosine >= 0.9999 to torch's vectors. T
 route to it (``sentence-transformers[onnx]``) pulls ``optimum``, which downgrades
 sentence-transformers and transformers; instead the model is exported once with torch's own
 exporter, cached on disk, and run with ``onnxruntime`` and the model's fast tokenizer.
+
+``onnx-int8`` quantises that export's weights to int8 (onnxruntime's dynamic quantisation,
+also cached): on a 2-core AVX2 machine one query embeds in 4.9 instead of 8.5 ms and batches
+run at 390 instead of 260 sentences/s, at cosine >= 0.98 to the float vectors (weights
+quantised per channel; per tensor gave 0.85 on long inputs).
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ class TorchSentenceEncoder:
 class OnnxSentenceEncoder:
     """A mean-pooled, normalised sentence-transformers model, run by onnxruntime."""
 
-    def __init__(self, model_path: str, cache_dir: Path) -> None:
+    def __init__(self, model_path: str, cache_dir: Path, *, int8: bool = False) -> None:
         import onnxruntime  # noqa: PLC0415  # heavy import, only for this backend
         from tokenizers import Tokenizer  # noqa: PLC0415
 
@@ -98,7 +103,11 @@ class OnnxSentenceEncoder:
         # -> 12 ms of service CPU per search under 8 clients on 2 cores).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
-            str(exported_model(directory, cache_dir)),
+            str(
+                quantised_model(directory, cache_dir)
+                if int8
+                else exported_model(directory, cache_dir)
+            ),
             options,
             providers=["CPUExecutionProvider"],
         )
@@ -126,8 +135,8 @@ class OnnxSentenceEncoder:
 
 
 def load_encoder(backend: EmbeddingBackend, model_path: str, cache_dir: Path) -> SentenceEncoder:
-    if backend == "onnx":
-        return OnnxSentenceEncoder(model_path, cache_dir)
+    if backend in ("onnx", "onnx-int8"):
+        return OnnxSentenceEncoder(model_path, cache_dir, int8=backend == "onnx-int8")
     return TorchSentenceEncoder(model_path)
 
 
@@ -153,6 +162,22 @@ def exported_model(model_dir: Path, cache_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
         partial = Path(scratch) / target.name
         _export(model_dir, partial)
+        partial.replace(target)
+    return target
+
+
+def quantised_model(model_dir: Path, cache_dir: Path) -> Path:
+    """The int8 version of ``exported_model``, made once beside it."""
+    exported = exported_model(model_dir, cache_dir)
+    target = exported.with_name(f"{exported.stem}-int8.onnx")
+    if target.exists():
+        return target
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415
+
+    log.info("embedder.quantising_onnx", source=str(exported), target=str(target))
+    with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:
+        partial = Path(scratch) / target.name
+        quantize_dynamic(exported, partial, weight_type=QuantType.QInt8, per_channel=True)
         partial.replace(target)
     return target
 

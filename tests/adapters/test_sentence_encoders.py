@@ -37,6 +37,25 @@ def test_onnx_vectors_match_torch(model_path: str, tmp_path: Path) -> None:
     assert (onnx * torch).sum(axis=1).min() > 0.9999
 
 
+def test_int8_vectors_stay_close_to_the_float_ones_and_rank_alike(
+    model_path: str, tmp_path: Path
+) -> None:
+    float_vectors = OnnxSentenceEncoder(model_path, tmp_path).encode(TEXTS, batch_size=3)
+    int8_vectors = OnnxSentenceEncoder(model_path, tmp_path, int8=True).encode(TEXTS, 3)
+
+    assert sorted(path.name.endswith("-int8.onnx") for path in tmp_path.glob("*.onnx")) == [
+        False,
+        True,
+    ]
+    assert np.allclose(np.linalg.norm(int8_vectors, axis=1), 1.0, atol=1e-5)
+    assert (float_vectors * int8_vectors).sum(axis=1).min() > 0.98
+    # The question is nearest to the memory that answers it under both.
+    query = OnnxSentenceEncoder(model_path, tmp_path, int8=True).encode(
+        ["When did Caroline go to the support group?"], 1
+    )
+    assert int((int8_vectors @ query[0]).argmax()) == 0
+
+
 def test_the_export_is_made_once_and_reused(model_path: str, tmp_path: Path) -> None:
     OnnxSentenceEncoder(model_path, tmp_path)
     [export] = list(tmp_path.iterdir())
