@@ -90,6 +90,14 @@ def _wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the service did not become ready within 120 s")
 
 
+def process_status_kb(pid: int, field: str) -> int:
+    """A kB figure of /proc/<pid>/status, e.g. VmRSS (resident now) or VmHWM (its peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
 def report(rows: list[tuple[str, str]], results: dict[str, Any], name: str) -> None:
     """Print a two-column table and write the figures to .bench/<name>.json."""
     width = max(len(label) for label, _ in rows)

@@ -26,7 +26,6 @@ import statistics
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,7 +35,13 @@ import numpy.typing as npt
 from pgvector.asyncpg import register_vector
 
 from benchmarks import mem0_peer
-from benchmarks.harness import RunningService, percentile, running_process, write_json
+from benchmarks.harness import (
+    RunningService,
+    percentile,
+    process_status_kb,
+    running_process,
+    write_json,
+)
 from benchmarks.synthetic import question, sentence
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.domain.memories import content_hash
@@ -143,10 +148,10 @@ class QueryTexts:
         self._lock = threading.Lock()
         self._rng = random.Random(11)
 
-    def take(self) -> tuple[str, str]:
+    def take(self) -> str:
         with self._lock:
             self._next += 1
-            return question(self._rng, self._next), f"q{self._next}"
+            return question(self._rng, self._next)
 
 
 def search_body(text: str, rng: random.Random, users: int) -> dict[str, Any]:
@@ -159,11 +164,11 @@ def measure_ours(
     http = service.http
     rng = random.Random(searches)
     for _ in range(20):  # warm-up: connections, plans, caches
-        http.post("/v1/search", json=search_body(queries.take()[0], rng, users))
+        http.post("/v1/search", json=search_body(queries.take(), rng, users))
     single: list[float] = []
     returned = 0
     for _ in range(searches):
-        body = search_body(queries.take()[0], rng, users)
+        body = search_body(queries.take(), rng, users)
         started = time.perf_counter()
         response = http.post("/v1/search", json=body)
         single.append((time.perf_counter() - started) * 1000)
@@ -177,7 +182,7 @@ def measure_ours(
         f"search_{clients}_clients": {**latency_summary(concurrent), "per_s": throughput},
         "add_single_per_s": single_adds,
         "add_batch_per_s": batch_adds,
-        "rss_mb": round(status_kb(service.process.pid, "VmRSS") / 1024, 1),
+        "rss_mb": round(process_status_kb(service.process.pid, "VmRSS") / 1024, 1),
     }
 
 
@@ -197,7 +202,7 @@ def concurrent_searches(
             http.get("/healthz")  # connect before the clock starts
             start.wait()
             for _ in range(total // clients):
-                body = search_body(queries.take()[0], rng, users)
+                body = search_body(queries.take(), rng, users)
                 started = time.perf_counter()
                 http.post("/v1/search", json=body).raise_for_status()
                 mine.append((time.perf_counter() - started) * 1000)
@@ -237,11 +242,11 @@ def measure_adds(http: httpx.Client, users: int) -> tuple[float, float]:
 def measure_mem0(memory: Any, queries: QueryTexts, users: int, searches: int) -> dict[str, Any]:
     rng = random.Random(17)
     for _ in range(20):
-        mem0_peer.search(memory, queries.take()[0], user_of(rng.randrange(users), users), 10)
+        mem0_peer.search(memory, queries.take(), user_of(rng.randrange(users), users), 10)
     single: list[float] = []
     returned = 0
     for _ in range(searches):
-        text, user = queries.take()[0], user_of(rng.randrange(users), users)
+        text, user = queries.take(), user_of(rng.randrange(users), users)
         started = time.perf_counter()
         found = mem0_peer.search(memory, text, user, 10)
         single.append((time.perf_counter() - started) * 1000)
@@ -257,13 +262,6 @@ def measure_mem0(memory: Any, queries: QueryTexts, users: int, searches: int) ->
     }
 
 
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} for process {pid}")
-
-
 def run(
     sizes: list[int], mem0_sizes: list[int], users: int, searches: int, clients: int
 ) -> dict[str, Any]:
@@ -275,7 +273,11 @@ def run(
         results["api_seed_batch_per_s"] = round(first_rate, 1)
         pool = asyncio.run(read_pool(dsn))
         stored = sizes[0]
-        mem0_memory = mem0_peer.mem0_memory(dsn, "mem0_bench", service.data_dir / "mem0.db")
+        mem0_memory = (
+            mem0_peer.mem0_memory(dsn, "mem0_bench", service.data_dir / "mem0.db")
+            if mem0_sizes
+            else None
+        )
         mem0_stored = 0
         for size in sizes:
             if size > stored:
@@ -285,7 +287,7 @@ def run(
             print(f"measuring at {size} memories", flush=True)
             results["ours"][str(size)] = measure_ours(service, queries, users, searches, clients)
             stored += 2200  # measure_adds adds 200 + 2000
-            if size in mem0_sizes:
+            if mem0_memory is not None and size in mem0_sizes:
                 grow = np.random.default_rng(size)
                 while mem0_stored < size:
                     count = min(5000, size - mem0_stored)
@@ -295,7 +297,7 @@ def run(
                     mem0_stored += count
                 results["mem0"][str(size)] = measure_mem0(mem0_memory, queries, users, searches)
                 mem0_stored += 200
-        results["peak_rss_mb"] = round(status_kb(service.process.pid, "VmHWM") / 1024, 1)
+        results["peak_rss_mb"] = round(process_status_kb(service.process.pid, "VmHWM") / 1024, 1)
     return results
 
 

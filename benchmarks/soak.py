@@ -14,11 +14,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-from benchmarks.harness import percentile, report, running_process
+from benchmarks.harness import percentile, process_status_kb, report, running_process
 
 WORDS = [
     "coffee",
@@ -60,10 +59,7 @@ class SoakReport:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    return process_status_kb(pid, "VmRSS") / 1024
 
 
 def soak(http: httpx.Client, pid: int, seconds: float, clients: int) -> SoakReport:
