@@ -36,7 +36,7 @@ async def search_keyword(
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
     terms = params.add(text)
-    # float8 throughout: Postgres' numeric (its default for these literals) is ten times slower.
+    # float8 throughout: numeric, Postgres' default here, is slow (this query: 16 -> 7 ms).
     k1, b = f"{params.add(bm25.k1)}::float8", f"{params.add(bm25.b)}::float8"
     rows = await connection.fetch(
         f"""
