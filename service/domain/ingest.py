@@ -42,6 +42,7 @@ from service.domain.prompting import (
 )
 from service.errors import Conflict
 from service.models import Memory, NewMemory, Scope, SearchHit, Vector
+from service.storage import history as history_store
 from service.storage import ingested as ingested_store
 from service.storage import jobs as job_store
 from service.storage import memories as store
@@ -318,7 +319,7 @@ class IngestPipeline:
         new: Memory | None,
     ) -> None:
         memory_id = (new or old).id  # type: ignore[union-attr]  # one of them is always given
-        await store.insert_history(
+        await history_store.insert_history(
             connection,
             tenant_id,
             memory_id,

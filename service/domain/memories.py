@@ -27,6 +27,7 @@ from service.models import (
     Scope,
 )
 from service.storage import forgetting
+from service.storage import history as history_store
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -144,7 +145,7 @@ class MemoryService:
                     connection, tenant_id, new
                 )
                 if inserted:
-                    await store.insert_history(
+                    await history_store.insert_history(
                         connection,
                         tenant_id,
                         memory.id,
@@ -266,7 +267,7 @@ class MemoryService:
                         else change.expires_at
                     ),
                 )
-                await store.insert_history(
+                await history_store.insert_history(
                     connection,
                     tenant_id,
                     change.memory_id,
@@ -290,7 +291,7 @@ class MemoryService:
                 old = await store.delete_memory(connection, tenant_id, memory_id)
                 if old is None:
                     raise _not_found(memory_id)
-                await store.insert_history(
+                await history_store.insert_history(
                     connection,
                     tenant_id,
                     memory_id,
@@ -310,7 +311,7 @@ class MemoryService:
 
     async def history(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> list[HistoryEvent]:
         async with self._database.connection(tenant_id) as connection:
-            events = await store.list_history(connection, tenant_id, memory_id)
+            events = await history_store.list_history(connection, tenant_id, memory_id)
         if not events:
             raise _not_found(memory_id)
         return events

@@ -22,6 +22,7 @@ from service.adapters.embedder import Embedder
 from service.domain.memories import check_memory_text, content_hash
 from service.errors import InvalidRequest
 from service.models import Memory, NewMemory, PageCursor, Scope, Vector
+from service.storage import history as history_store
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -117,7 +118,7 @@ class TransferService:
                 )
                 if inserted:
                     imported += 1
-                    await store.insert_history(
+                    await history_store.insert_history(
                         connection,
                         tenant_id,
                         memory.id,

@@ -1,4 +1,4 @@
-"""Queries on memories and their history. Callers own the transaction."""
+"""Queries on memories (their history: storage/history.py). Callers own the transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from service.errors import Conflict
 from service.models import (
     Entity,
     FilterNode,
-    HistoryEvent,
     Memory,
     Metadata,
     NewMemory,
@@ -269,76 +268,6 @@ async def delete_memory(
         memory_id,
     )
     return memory_from_row(row) if row else None
-
-
-async def insert_history(
-    connection: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    memory_id: uuid.UUID,
-    event: str,
-    *,
-    old: Memory | None,
-    new: Memory | None,
-    actor: str,
-    llm_model: str | None = None,
-    prompt_version: str | None = None,
-) -> None:
-    memory = new or old
-    assert memory is not None  # noqa: S101  # every event has a before or an after
-    scope = memory.scope
-    await connection.execute(
-        """
-        INSERT INTO memory_history
-            (tenant_id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
-             actor, llm_model, prompt_version, user_id, agent_id, run_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        """,
-        tenant_id,
-        memory_id,
-        event,
-        old.text if old else None,
-        new.text if new else None,
-        old.metadata if old else None,
-        new.metadata if new else None,
-        actor,
-        llm_model,
-        prompt_version,
-        scope.user_id,
-        scope.agent_id,
-        scope.run_id,
-    )
-
-
-async def list_history(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, memory_id: uuid.UUID
-) -> list[HistoryEvent]:
-    rows = await connection.fetch(
-        f"""
-        SELECT id, memory_id, event, old_content, new_content, old_metadata, new_metadata,
-               actor, created_at
-        FROM memory_history
-        WHERE tenant_id = $1 AND memory_id = $2
-          AND NOT EXISTS (SELECT 1 FROM memories m  -- an expired memory shows nothing
-                          WHERE m.tenant_id = $1 AND m.id = $2 AND NOT {LIVE})
-        ORDER BY id
-        """,
-        tenant_id,
-        memory_id,
-    )
-    return [
-        HistoryEvent(
-            id=row["id"],
-            memory_id=row["memory_id"],
-            event=row["event"],
-            old_text=row["old_content"],
-            new_text=row["new_content"],
-            old_metadata=row["old_metadata"],
-            new_metadata=row["new_metadata"],
-            actor=row["actor"],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
 
 
 async def count_scope_up_to(
