@@ -67,7 +67,10 @@ async def insert_memory_unless_duplicate(
         new.scope.run_id,
         new.content_hash,
     )
-    assert existing is not None  # noqa: S101  # the conflicting row exists in this snapshot
+    if existing is None:
+        # The row that blocked the insert is gone from our snapshot: its transaction was cut
+        # off (seen while Postgres restarted). Nothing was stored; the client may retry.
+        raise Conflict("the same text was being stored at the same moment; retry the request")
     if existing["live"]:
         return memory_from_row(existing), False
     # An expired copy of the text blocks the insert: it is purged now rather than later.
