@@ -46,7 +46,7 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "MEMORY_EMBEDDING_BACKEND": (
         "onnx",
         "onnx (onnxruntime, ~2.5x faster on CPU; mean-pooled models), onnx-int8 (its weights "
-        "quantised to int8: ~1.5x faster again, vectors at cosine >= 0.98 to onnx's; do not switch "
+        "quantised to int8: ~1.5x faster again, vectors at cosine >= 0.97 to onnx's; do not switch "
         "a database already embedded with another backend) or torch (any model).",
     ),
     "MEMORY_MODEL_CACHE_DIR": (

@@ -35,6 +35,9 @@ from service.storage.tenants import Tenant
 
 HEADER = b"idempotency-key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Answers that say "not done, retry later" without running the request: replaying them would
+# refuse every retry with the same key, so the key is released instead.
+TOO_MANY_REQUESTS = 429
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -85,8 +88,13 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._idempotency.abandon(tenant.id, key)
             raise
-        if recorder.status is None or recorder.status >= 500:
-            # A server fault: the request may be retried with the same key.
+        if (
+            recorder.status is None
+            or recorder.status >= 500
+            or recorder.status == TOO_MANY_REQUESTS
+        ):
+            # A server fault or a refusal to run it now: the request may be retried with the
+            # same key.
             await self._idempotency.abandon(tenant.id, key)
         else:
             await self._idempotency.finish(

@@ -36,9 +36,11 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
     statuses: Counter[int] = Counter()
     stop = threading.Event()
     lock = threading.Lock()
+    failures: list[str] = []
 
     def add_until_acknowledged(http: httpx.Client, text: str) -> None:
         idempotency_key = str(uuid.uuid4())
+        answers: list[str] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -47,9 +49,11 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
                     json={"text": text, "user_id": "load", "infer": False},
                     headers={"Idempotency-Key": idempotency_key},
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as error:
+                answers.append(type(error).__name__)
                 time.sleep(0.2)
                 continue
+            answers.append(str(response.status_code))
             with lock:
                 statuses[response.status_code] += 1
             if response.status_code == 201:
@@ -58,7 +62,7 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
                 return
             assert response.status_code in RETRYABLE, response.text
             time.sleep(float(response.headers.get("retry-after", "0.2")) / 5)
-        raise AssertionError(f"{text!r} was never acknowledged")
+        raise AssertionError(f"{text!r} was never acknowledged; answers: {answers}")
 
     def client_loop(number: int) -> None:
         with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=10) as http:
@@ -72,9 +76,17 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
                     continue
                 with lock:
                     statuses[search.status_code] += 1
-                assert search.status_code in {200, 503}, search.text
+                assert search.status_code in {200, 429, 503}, search.text
+                time.sleep(float(search.headers.get("retry-after", "0")))
 
-    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(CLIENTS)]
+    def client(number: int) -> None:
+        try:
+            client_loop(number)
+        except AssertionError as failure:
+            with lock:
+                failures.append(f"client {number}: {failure}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
     try:
         for thread in threads:
             thread.start()
@@ -91,6 +103,7 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
             thread.join(timeout=90)
         assert not any(thread.is_alive() for thread in threads)
 
+        assert not failures, failures
         assert statuses[503] > 0, "the outage was not noticed: the test proved nothing"
         assert not [status for status in statuses if status >= 500 and status != 503]
         rows = run_sql(dsn, "SELECT content FROM memories WHERE user_id = 'load'")

@@ -57,6 +57,26 @@ def test_refused_writes_store_nothing(limited_server: LiveServer) -> None:
         assert sorted(m["text"] for m in stored) == [f"rate limited text {n}" for n in range(3)]
 
 
+def test_a_write_refused_for_its_rate_runs_when_retried_with_the_same_idempotency_key(
+    limited_server: LiveServer,
+) -> None:
+    with _client(limited_server) as client:
+        for _ in range(3):
+            assert client.get("/v1/memories", params={"user_id": "rl-retry"}).status_code == 200
+        body = {"text": "retried after its 429", "user_id": "rl-retry", "infer": False}
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+
+        refused = client.post("/v1/memories", json=body, headers=headers)
+        assert refused.status_code == 429
+        time.sleep(float(refused.headers["retry-after"]) + 0.1)
+        retried = client.post("/v1/memories", json=body, headers=headers)
+
+        assert retried.status_code == 201, retried.text
+        time.sleep(2.1)  # one token back at 0.5/s
+        stored = client.get("/v1/memories", params={"user_id": "rl-retry"}).json()["memories"]
+        assert [m["text"] for m in stored] == ["retried after its 429"]
+
+
 def test_the_bucket_refills_at_the_configured_rate() -> None:
     now = [0.0]
     limiter = RateLimiter(per_second=10.0, burst=2, clock=lambda: now[0])
