@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
+
 from service.adapters.embedder import Embedder
 from service.errors import InvalidRequest, NotFound
 from service.models import (
@@ -33,6 +35,26 @@ from service.storage.database import Database
 
 CLIENT_ACTOR = "client"
 MAX_PAGE_SIZE = 1000
+
+
+async def store_unless_held(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, news: list[NewMemory], actor: str
+) -> list[AddOutcome]:
+    """Store every text its scope does not hold yet, each with an ADD event by ``actor``.
+
+    The caller holds the scopes' locks. New texts go in in one statement, which is what
+    makes batches fast; the few a scope already holds are then looked at one by one."""
+    inserted_at_once = await store.insert_memories_not_held(connection, tenant_id, news)
+    outcomes: list[AddOutcome] = []
+    for new, inserted_memory in zip(news, inserted_at_once, strict=True):
+        if inserted_memory is not None:
+            outcomes.append(AddOutcome(inserted_memory, "ADD"))
+            continue
+        memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
+        outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
+    added = [outcome.memory for outcome in outcomes if outcome.event == "ADD"]
+    await history_store.insert_added(connection, tenant_id, added, actor)
+    return outcomes
 
 
 def remembered_roles(infer: bool) -> tuple[str, ...]:
@@ -120,41 +142,44 @@ class MemoryService:
         """
         if not items:
             return []
+        for item in items:
+            check_expiry(item.expires_at)
         vectors = await self._embedder.embed([item.text for item in items])
-        outcomes: list[AddOutcome] = []
+        news = [
+            NewMemory(
+                item.text.strip(),
+                content_hash(item.text),
+                vector,
+                item.scope,
+                item.metadata,
+                item.expires_at,
+            )
+            for item, vector in zip(items, vectors, strict=True)
+        ]
         async with self._database.transaction(tenant_id) as connection:
             await store.lock_scopes(connection, tenant_id, [item.scope for item in items])
-            for item, vector in zip(items, vectors, strict=True):
-                if skip_near_duplicates:
-                    nearest = await store.nearest_in_exact_scope(
-                        connection, tenant_id, item.scope, vector
-                    )
-                    if nearest and nearest[0].score >= self._near_duplicate_similarity:
-                        outcomes.append(AddOutcome(nearest[0].memory, "NONE"))
-                        continue
-                check_expiry(item.expires_at)
-                new = NewMemory(
-                    item.text.strip(),
-                    content_hash(item.text),
-                    vector,
-                    item.scope,
-                    item.metadata,
-                    item.expires_at,
-                )
-                memory, inserted = await store.insert_memory_unless_duplicate(
-                    connection, tenant_id, new
-                )
-                if inserted:
-                    await history_store.insert_history(
-                        connection,
-                        tenant_id,
-                        memory.id,
-                        "ADD",
-                        old=None,
-                        new=memory,
-                        actor=CLIENT_ACTOR,
-                    )
-                outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
+            if skip_near_duplicates:
+                return await self._add_unless_near_duplicate(connection, tenant_id, news)
+            return await store_unless_held(connection, tenant_id, news, CLIENT_ACTOR)
+
+    async def _add_unless_near_duplicate(
+        self, connection: asyncpg.Connection, tenant_id: uuid.UUID, news: list[NewMemory]
+    ) -> list[AddOutcome]:
+        # One by one: a text may nearly repeat one added earlier in the same batch.
+        outcomes: list[AddOutcome] = []
+        for new in news:
+            nearest = await store.nearest_in_exact_scope(
+                connection, tenant_id, new.scope, new.embedding
+            )
+            if nearest and nearest[0].score >= self._near_duplicate_similarity:
+                outcomes.append(AddOutcome(nearest[0].memory, "NONE"))
+                continue
+            memory, inserted = await store.insert_memory_unless_duplicate(
+                connection, tenant_id, new
+            )
+            if inserted:
+                await history_store.insert_added(connection, tenant_id, [memory], CLIENT_ACTOR)
+            outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
         return outcomes
 
     async def get(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:

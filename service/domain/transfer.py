@@ -19,10 +19,9 @@ import msgspec
 import numpy as np
 
 from service.adapters.embedder import Embedder
-from service.domain.memories import check_memory_text, content_hash
+from service.domain.memories import check_memory_text, content_hash, store_unless_held
 from service.errors import InvalidRequest
 from service.models import Memory, NewMemory, PageCursor, Scope, Vector
-from service.storage import history as history_store
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -109,24 +108,11 @@ class TransferService:
             vectors = [np.asarray(item.embedding, dtype=np.float32) for item in items]
         else:
             vectors = await self._embedder.embed([item.text for item in items]) if items else []
-        imported = 0
+        news = [_new_memory(item, vector) for item, vector in zip(items, vectors, strict=True)]
         async with self._database.transaction(tenant_id) as connection:
-            await store.lock_scopes(connection, tenant_id, [_scope(item) for item in items])
-            for item, vector in zip(items, vectors, strict=True):
-                memory, inserted = await store.insert_memory_unless_duplicate(
-                    connection, tenant_id, _new_memory(item, vector)
-                )
-                if inserted:
-                    imported += 1
-                    await history_store.insert_history(
-                        connection,
-                        tenant_id,
-                        memory.id,
-                        "ADD",
-                        old=None,
-                        new=memory,
-                        actor=ACTOR,
-                    )
+            await store.lock_scopes(connection, tenant_id, [new.scope for new in news])
+            outcomes = await store_unless_held(connection, tenant_id, news, ACTOR)
+        imported = sum(outcome.event == "ADD" for outcome in outcomes)
         return ImportOutcome(imported, len(items) - imported, len(lines) - len(items), not reuse)
 
     def _parse(self, body: bytes) -> tuple[ExportHeader, list[ExportedMemory]]:

@@ -4,6 +4,7 @@ the transaction, so an event commits with the change it records."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -46,6 +47,33 @@ async def insert_history(
         scope.user_id,
         scope.agent_id,
         scope.run_id,
+    )
+
+
+async def insert_added(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, memories: Sequence[Memory], actor: str
+) -> None:
+    """One ADD event per memory, in one statement."""
+    await connection.execute(
+        """
+        INSERT INTO memory_history
+            (tenant_id, memory_id, event, new_content, new_metadata, actor,
+             user_id, agent_id, run_id)
+        SELECT $1, added.memory_id, 'ADD', added.content, added.metadata, $2,
+               added.user_id, added.agent_id, added.run_id
+        FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[])
+             WITH ORDINALITY
+             AS added(memory_id, content, metadata, user_id, agent_id, run_id, position)
+        ORDER BY added.position
+        """,
+        tenant_id,
+        actor,
+        [memory.id for memory in memories],
+        [memory.text for memory in memories],
+        [memory.metadata for memory in memories],
+        [memory.scope.user_id for memory in memories],
+        [memory.scope.agent_id for memory in memories],
+        [memory.scope.run_id for memory in memories],
     )
 
 

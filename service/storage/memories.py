@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from pgvector import Vector as PgVector
 
 from service.errors import Conflict
 from service.models import (
@@ -85,6 +86,56 @@ async def insert_memory_unless_duplicate(
     row = await _insert_unless_conflict(connection, tenant_id, new)
     assert row is not None  # noqa: S101  # the scope is locked by the caller
     return memory_from_row(row), True
+
+
+async def insert_memories_not_held(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, news: Sequence[NewMemory]
+) -> list[Memory | None]:
+    """Insert, in one statement, every text its exact scope does not hold yet.
+
+    Per item, in order: the inserted memory, or None where nothing was inserted because the
+    scope holds the text (live or expired) or an earlier item of ``news`` does. Those are for
+    ``insert_memory_unless_duplicate``, which tells the cases apart.
+    """
+    rows = await connection.fetch(
+        f"""
+        INSERT INTO memories (tenant_id, user_id, agent_id, run_id, content, content_hash,
+                              embedding, metadata, expires_at, created_at, updated_at)
+        SELECT $1, item.user_id, item.agent_id, item.run_id, item.content, item.content_hash,
+               item.embedding, item.metadata, item.expires_at,
+               coalesce(item.created_at, now()), coalesce(item.created_at, now())
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::vector[],
+                    $8::jsonb[], $9::timestamptz[], $10::timestamptz[]) WITH ORDINALITY
+             AS item(user_id, agent_id, run_id, content, content_hash, embedding, metadata,
+                     expires_at, created_at, position)
+        ORDER BY item.position
+        ON CONFLICT DO NOTHING
+        RETURNING {COLUMNS}, content_hash
+        """,
+        tenant_id,
+        [new.scope.user_id for new in news],
+        [new.scope.agent_id for new in news],
+        [new.scope.run_id for new in news],
+        [new.text for new in news],
+        [new.content_hash for new in news],
+        # Wrapped: asyncpg would read a bare ndarray in an array as a nested array.
+        [PgVector(new.embedding) for new in news],
+        [new.metadata for new in news],
+        [new.expires_at for new in news],
+        [new.created_at for new in news],
+    )
+    inserted = {
+        (row["user_id"], row["agent_id"], row["run_id"], row["content_hash"]): memory_from_row(row)
+        for row in rows
+    }
+    # Within one batch the first of equal texts is the one inserted (rows go in in order);
+    # popping gives it the memory and leaves the later ones None.
+    return [
+        inserted.pop(
+            (new.scope.user_id, new.scope.agent_id, new.scope.run_id, new.content_hash), None
+        )
+        for new in news
+    ]
 
 
 async def _insert_unless_conflict(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -129,6 +130,50 @@ def test_batch_add_stores_each_item_in_its_scope(client: httpx.Client) -> None:
     assert events == ["ADD", "ADD", "ADD", "NONE"]
     assert len(client.get("/v1/memories", params={"user_id": "erin"}).json()["memories"]) == 2
     assert len(client.get("/v1/memories", params={"agent_id": "support"}).json()["memories"]) == 1
+
+
+def test_a_batch_stores_only_what_its_scopes_do_not_hold_live_with_one_add_event_each(
+    client: httpx.Client,
+) -> None:
+    held = add_text(client, "Gus keeps bees", user_id="gus")
+    lapsed = add_text(
+        client,
+        "Gus is in Lisbon this week",
+        user_id="gus",
+        expires_at=(datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+    )
+    time.sleep(1.2)  # expired, and not purged yet: its copy must not block the new one
+
+    response = client.post(
+        "/v1/memories/batch",
+        json={
+            "items": [
+                {"text": "Gus is in Lisbon this week", "user_id": "gus"},
+                {"text": "  gus keeps BEES ", "user_id": "gus"},
+                {"text": "Gus drives a van", "user_id": "gus"},
+                {"text": "Gus drives a van", "user_id": "gus"},
+                {"text": "Gus keeps bees", "agent_id": "beekeeping"},
+            ]
+        },
+    )
+
+    assert response.status_code == 201, response.text
+    results = response.json()["results"]
+    assert [r["event"] for r in results] == ["ADD", "NONE", "ADD", "NONE", "ADD"]
+    assert results[0]["memory"]["id"] != lapsed["id"]
+    assert results[1]["memory"]["id"] == held["id"]
+    assert results[3]["memory"]["id"] == results[2]["memory"]["id"]
+    listed = client.get("/v1/memories", params={"user_id": "gus"}).json()["memories"]
+    assert sorted(m["text"] for m in listed) == [
+        "Gus drives a van",
+        "Gus is in Lisbon this week",
+        "Gus keeps bees",
+    ]
+    for result in results:
+        if result["event"] == "ADD":
+            memory = result["memory"]
+            events = client.get(f"/v1/memories/{memory['id']}/history").json()["events"]
+            assert [(e["event"], e["new_text"]) for e in events] == [("ADD", memory["text"])]
 
 
 def test_list_pages_through_every_memory_once_newest_first(client: httpx.Client) -> None:
