@@ -21,6 +21,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ HYBRID_SETTINGS = (
     "MEMORY_HYBRID_BM25_K1",
     "MEMORY_HYBRID_BM25_B",
     "MEMORY_HYBRID_CANDIDATES",
+    "MEMORY_HYBRID_DATE_WEIGHT",
+    "MEMORY_HYBRID_SESSION_WEIGHT",
 )
 
 DEFAULT_DATA = (
@@ -48,6 +51,13 @@ DEFAULT_DATA = (
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)
 BATCH = 100
+
+
+def told_at(session_time: str) -> str:
+    """A session's "1:56 pm on 8 May, 2023" as the ISO 8601 time its memories were told
+    (UTC: the dataset gives no timezone)."""
+    told = datetime.strptime(session_time, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
+    return told.isoformat()
 
 
 def observation_memories(sample: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,7 +69,11 @@ def observation_memories(sample: dict[str, Any]) -> list[dict[str, Any]]:
             for text, sources in facts:
                 dia_ids = sources if isinstance(sources, list) else [sources]
                 memories.append(
-                    {"text": text, "metadata": {"dia_ids": dia_ids, "session_time": when}}
+                    {
+                        "text": text,
+                        "metadata": {"dia_ids": dia_ids, "session_time": when},
+                        "created_at": told_at(when),
+                    }
                 )
     return memories
 
@@ -76,6 +90,7 @@ def turn_memories(sample: dict[str, Any]) -> list[dict[str, Any]]:
                 {
                     "text": f"{turn['speaker']}: {turn['text']}",
                     "metadata": {"dia_ids": [turn["dia_id"]], "session_time": when},
+                    "created_at": told_at(when),
                 }
             )
     return memories

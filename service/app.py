@@ -110,6 +110,8 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
                 hybrid=HybridSettings(
                     keyword_weight=settings.hybrid_keyword_weight,
                     candidates=settings.hybrid_candidates,
+                    date_weight=settings.hybrid_date_weight,
+                    session_weight=settings.hybrid_session_weight,
                     bm25=Bm25Parameters(settings.hybrid_bm25_k1, settings.hybrid_bm25_b),
                 ),
             ),

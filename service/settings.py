@@ -79,6 +79,16 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "MEMORY_HYBRID_BM25_K1": ("1.2", "BM25 term-frequency saturation of the keyword ranking."),
     "MEMORY_HYBRID_BM25_B": ("0.3", "BM25 length normalisation of the keyword ranking (0-1)."),
     "MEMORY_HYBRID_CANDIDATES": ("50", "Results taken from each ranking before fusing."),
+    "MEMORY_HYBRID_DATE_WEIGHT": (
+        "0.3",
+        "What hybrid search adds to memories told (created_at) on a date the query names, "
+        "such as '1 February, 2023' or 'July 2023'; 0 turns dates off.",
+    ),
+    "MEMORY_HYBRID_SESSION_WEIGHT": (
+        "0.2",
+        "Hybrid search adds this times the best score of another candidate told within 30 "
+        "minutes of a memory (the same conversation); 0 turns it off.",
+    ),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",
         "With infer=true, a text at least this similar to a memory in its scope is not stored.",
@@ -163,6 +173,8 @@ class Settings:
     hybrid_bm25_k1: float = 1.2
     hybrid_bm25_b: float = 0.3
     hybrid_candidates: int = 50
+    hybrid_date_weight: float = 0.3
+    hybrid_session_weight: float = 0.2
     near_duplicate_similarity: float = 0.95
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -242,6 +254,8 @@ class Settings:
             hybrid_bm25_k1=reader.number("MEMORY_HYBRID_BM25_K1", 1.2, minimum=0.0),
             hybrid_bm25_b=reader.number("MEMORY_HYBRID_BM25_B", 0.3, minimum=0.0),
             hybrid_candidates=reader.integer("MEMORY_HYBRID_CANDIDATES", 50, minimum=1),
+            hybrid_date_weight=reader.number("MEMORY_HYBRID_DATE_WEIGHT", 0.3, minimum=0.0),
+            hybrid_session_weight=reader.number("MEMORY_HYBRID_SESSION_WEIGHT", 0.2, minimum=0.0),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
             ),

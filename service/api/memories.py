@@ -124,7 +124,9 @@ class MemoriesController(Controller):
                 check_memory_text(item.text, settings.max_text_chars)
             except InvalidRequest as error:
                 raise InvalidRequest(f"items[{index}]: {error.detail}") from None
-            items.append(TextToAdd(item.text, scope, item.metadata, item.expires_at))
+            items.append(
+                TextToAdd(item.text, scope, item.metadata, item.expires_at, item.created_at)
+            )
         outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
         return _add_response(outcomes)
 
@@ -308,9 +310,9 @@ def _turns(data: AddMemoryRequest) -> list[Turn]:
     if (data.text is None) == (data.messages is None):
         raise InvalidRequest("give exactly one of 'text' and 'messages'")
     if data.text is not None:
-        return [Turn("user", data.text)]
+        return [Turn("user", data.text, timestamp=data.created_at)]
     return [
-        Turn(message.role, message.content, message.name, message.timestamp)
+        Turn(message.role, message.content, message.name, message.timestamp or data.created_at)
         for message in data.messages or []
     ]
 

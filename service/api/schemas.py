@@ -49,6 +49,16 @@ FilterObject = Annotated[
 ]
 
 
+CreatedAt = Annotated[
+    datetime,
+    msgspec.Meta(
+        tz=True,
+        description="When the memory was told (ISO 8601 with a timezone, not in the future); "
+        "set it when importing past conversations, so that listings and searches naming a "
+        "date place it right. Defaults to now.",
+        examples=["2023-05-08T13:56:00Z"],
+    ),
+]
 ExpiresAt = Annotated[
     datetime,
     msgspec.Meta(
@@ -106,9 +116,17 @@ class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
     name: (
         Annotated[str, msgspec.Meta(max_length=255, description="Optional speaker name.")] | None
     ) = None
-    timestamp: Annotated[
-        datetime | None, msgspec.Meta(description="When it was said (ISO 8601).")
-    ] = None
+    timestamp: (
+        Annotated[
+            datetime,
+            msgspec.Meta(
+                tz=True,
+                description="When it was said (ISO 8601 with a timezone): the created_at of "
+                "what is remembered from it. Defaults to the request's created_at, then now.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -130,6 +148,7 @@ class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
     run_id: ScopeId | None = None
     metadata: MetadataObject = msgspec.field(default_factory=dict)
     expires_at: ExpiresAt | None = None
+    created_at: CreatedAt | None = None
     infer: Annotated[
         bool,
         msgspec.Meta(
@@ -155,6 +174,7 @@ class BatchItem(msgspec.Struct, forbid_unknown_fields=True):
     run_id: ScopeId | None = None
     metadata: MetadataObject = msgspec.field(default_factory=dict)
     expires_at: ExpiresAt | None = None
+    created_at: CreatedAt | None = None
 
 
 class BatchAddRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -19,6 +19,7 @@ from service.domain.memories import (
     TextToAdd,
     check_expiry,
     check_memory_text,
+    check_told_at,
     remembered_roles,
 )
 from service.domain.prompting import Turn
@@ -64,6 +65,8 @@ class AddService:
         request = dataclasses.replace(
             request, turns=[turn for turn in request.turns if turn.role != "system"]
         )
+        for turn in request.turns:
+            check_told_at(turn.timestamp)
         if request.infer and self._jobs is not None:
             check_expiry(request.expires_at)
             ingest = IngestRequest(
@@ -80,7 +83,9 @@ class AddService:
             )
         roles = remembered_roles(request.infer)
         items = [
-            TextToAdd(turn.content, request.scope, request.metadata, request.expires_at)
+            TextToAdd(
+                turn.content, request.scope, request.metadata, request.expires_at, turn.timestamp
+            )
             for turn in request.turns
             if turn.role in roles
         ]

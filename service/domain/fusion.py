@@ -11,9 +11,14 @@ over HTTP on the LoCoMo dev split (`python -m benchmarks.locomo`), recall@5 / @1
 
 from __future__ import annotations
 
+import bisect
 import uuid
+from datetime import timedelta
 
+from service.domain.query_dates import TimeRange
 from service.models import SearchHit
+
+SESSION_WINDOW = timedelta(minutes=30)
 
 
 def score_fusion(
@@ -22,11 +27,18 @@ def score_fusion(
     keyword_scores: list[float],
     keyword_weight: float,
     limit: int,
+    *,
+    dates_named: list[TimeRange] | None = None,
+    date_weight: float = 0.0,
+    session_weight: float = 0.0,
 ) -> list[SearchHit]:
     """The ``limit`` best of both lists, best first; each hit keeps its cosine as its score.
 
-    ``keyword_scores`` are the BM25 scores of ``keyword``, best first. Equal fused scores keep
-    the vector side's order.
+    ``keyword_scores`` are the BM25 scores of ``keyword``, best first. A memory told within
+    one of ``dates_named`` (the dates the query names) gains ``date_weight``, and each memory
+    ``session_weight`` times the best score of another candidate told within
+    ``SESSION_WINDOW`` of it (see ``_with_session_context``). Equal fused scores keep the
+    vector side's order.
     """
     best_keyword = max(keyword_scores, default=0.0)
     bonus = {
@@ -37,9 +49,31 @@ def score_fusion(
     hits_by_id: dict[uuid.UUID, SearchHit] = {}
     for hit in [*dense, *keyword]:
         hits_by_id.setdefault(hit.memory.id, hit)
-    order = sorted(
-        hits_by_id.values(),
-        key=lambda hit: hit.score + bonus.get(hit.memory.id, 0.0),
-        reverse=True,
-    )
+    for hit in hits_by_id.values():
+        if any(named.holds(hit.memory.created_at) for named in dates_named or ()):
+            bonus[hit.memory.id] = bonus.get(hit.memory.id, 0.0) + date_weight
+    fused = {key: hit.score + bonus.get(key, 0.0) for key, hit in hits_by_id.items()}
+    if session_weight > 0:
+        fused = _with_session_context(list(hits_by_id.values()), fused, session_weight)
+    order = sorted(hits_by_id.values(), key=lambda hit: fused[hit.memory.id], reverse=True)
     return order[:limit]
+
+
+def _with_session_context(
+    hits: list[SearchHit], fused: dict[uuid.UUID, float], weight: float
+) -> dict[uuid.UUID, float]:
+    """Each score plus ``weight`` times the best score among the other candidates told within
+    ``SESSION_WINDOW`` of it.
+
+    Memories told together come from one conversation: when one of them answers the query
+    well, the others likely hold the rest of the answer (the detail next to the fact found).
+    """
+    by_time = sorted(hits, key=lambda hit: hit.memory.created_at)
+    times = [hit.memory.created_at for hit in by_time]
+    context: dict[uuid.UUID, float] = {}
+    for index, hit in enumerate(by_time):
+        low = bisect.bisect_left(times, times[index] - SESSION_WINDOW)
+        high = bisect.bisect_right(times, times[index] + SESSION_WINDOW)
+        neighbours = [fused[other.memory.id] for other in by_time[low:high] if other is not hit]
+        context[hit.memory.id] = max(neighbours, default=0.0)
+    return {key: score + weight * context[key] for key, score in fused.items()}

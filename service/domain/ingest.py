@@ -303,6 +303,7 @@ class IngestPipeline:
             request.scope,
             request.metadata,
             request.expires_at,
+            request.told_at,
         )
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
         if not inserted:

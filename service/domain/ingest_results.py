@@ -24,6 +24,12 @@ class IngestRequest:
     expires_at: datetime | None = None  # of the memories this add creates
 
     @property
+    def told_at(self) -> datetime | None:
+        """When the conversation happened (its latest turn's time, if the turns carry times):
+        the time the facts drawn from it are remembered at."""
+        return max((turn.timestamp for turn in self.turns if turn.timestamp), default=None)
+
+    @property
     def user_texts(self) -> list[str]:
         """What the user said: the only turns facts are drawn from."""
         roles = remembered_roles(infer=True)

@@ -10,7 +10,7 @@ import hashlib
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -34,6 +34,7 @@ from service.storage import memories as store
 from service.storage.database import Database
 
 CLIENT_ACTOR = "client"
+CLOCK_SKEW = timedelta(minutes=5)
 MAX_PAGE_SIZE = 1000
 
 
@@ -85,6 +86,7 @@ class TextToAdd:
     scope: Scope
     metadata: Metadata
     expires_at: datetime | None = None
+    told_at: datetime | None = None  # stored as created_at; None: now
 
 
 class KeepExpiry:
@@ -97,6 +99,15 @@ KEEP_EXPIRY = KeepExpiry()
 def check_expiry(expires_at: datetime | None) -> None:
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at must be in the future (a time with a timezone)")
+
+
+def check_told_at(told_at: datetime | None) -> None:
+    # A client clock a little ahead of ours is not an error; a date to come is.
+    if told_at is not None and told_at > datetime.now(UTC) + CLOCK_SKEW:
+        raise InvalidRequest(
+            "created_at (or a message timestamp) must not be in the future: it says when the "
+            "memory was told"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +155,7 @@ class MemoryService:
             return []
         for item in items:
             check_expiry(item.expires_at)
+            check_told_at(item.told_at)
         vectors = await self._embedder.embed([item.text for item in items])
         news = [
             NewMemory(
@@ -153,6 +165,7 @@ class MemoryService:
                 item.scope,
                 item.metadata,
                 item.expires_at,
+                item.told_at,
             )
             for item, vector in zip(items, vectors, strict=True)
         ]

@@ -12,11 +12,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+import asyncpg
+
 from service import metrics
 from service.adapters.embedder import Embedder
 from service.domain.fusion import score_fusion
+from service.domain.query_dates import dates_named_in, told_within, without_dates
 from service.errors import InvalidRequest
-from service.models import Bm25Parameters, FilterNode, Scope, SearchHit
+from service.models import Bm25Parameters, FilterNode, Scope, SearchHit, Vector
 from service.storage import memories as store
 from service.storage.database import Database
 from service.storage.keyword_search import search_keyword
@@ -38,6 +41,8 @@ class HybridSettings:
 
     keyword_weight: float = 0.35  # most a keyword match adds to a cosine similarity
     candidates: int = 50  # taken from each ranking before fusing
+    date_weight: float = 0.3  # added to memories told on a date the query names
+    session_weight: float = 0.2  # times the best score of a candidate told alongside
     bm25: Bm25Parameters = field(default_factory=Bm25Parameters)
 
 
@@ -74,7 +79,12 @@ class SearchService:
                 "a search needs a scope or a filter: give user_id, agent_id, run_id or filters"
             )
         started = time.perf_counter()
-        vector = await self._embedder.embed_one(query)
+        dates_named = (
+            dates_named_in(query) if mode == "hybrid" and self._hybrid.date_weight > 0 else []
+        )
+        # What the query asks about, without the dates it names (matched on created_at).
+        topic = without_dates(query) if dates_named else query
+        vector = await self._embedder.embed_one(topic or query)
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
         async with self._database.transaction(tenant_id) as connection:
@@ -83,13 +93,21 @@ class SearchService:
             )
             plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
             dense: list[SearchHit] = []
-            if mode != "keyword" and plan.strategy == "exact":
-                dense = await store.search_exact(
-                    connection, tenant_id, scope, filters, vector, depth
+            if mode != "keyword":
+                dense = await self._nearest(
+                    connection, tenant_id, scope, filters, vector, depth, plan
                 )
-            elif mode != "keyword":
-                dense = await store.search_with_index(
-                    connection, tenant_id, scope, filters, vector, depth, self._ef_search
+            if dates_named:
+                # The memories told on the dates named compete even when neither ranking
+                # found them: the question may name the day rather than what happened.
+                dense += await self._nearest(
+                    connection,
+                    tenant_id,
+                    scope,
+                    told_within(dates_named, filters),
+                    vector,
+                    depth,
+                    plan,
                 )
             sparse: list[SearchHit] = []
             keyword_scores: list[float] = []
@@ -98,7 +116,16 @@ class SearchService:
                     connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
         if mode == "hybrid":
-            hits = score_fusion(dense, sparse, keyword_scores, self._hybrid.keyword_weight, limit)
+            hits = score_fusion(
+                dense,
+                sparse,
+                keyword_scores,
+                self._hybrid.keyword_weight,
+                limit,
+                dates_named=dates_named,
+                date_weight=self._hybrid.date_weight,
+                session_weight=self._hybrid.session_weight,
+            )
         else:
             hits = (dense or sparse)[:limit]
         metrics.SEARCH_LATENCY.labels(plan.strategy).observe(time.perf_counter() - started)
@@ -106,3 +133,19 @@ class SearchService:
             # Hits arrive best first, so dropping the tail keeps the true top-k above threshold.
             hits = [hit for hit in hits if hit.score >= threshold]
         return hits, plan
+
+    async def _nearest(
+        self,
+        connection: asyncpg.Connection,
+        tenant_id: uuid.UUID,
+        scope: Scope,
+        filters: FilterNode | None,
+        vector: Vector,
+        depth: int,
+        plan: SearchPlan,
+    ) -> list[SearchHit]:
+        if plan.strategy == "exact":
+            return await store.search_exact(connection, tenant_id, scope, filters, vector, depth)
+        return await store.search_with_index(
+            connection, tenant_id, scope, filters, vector, depth, self._ef_search
+        )

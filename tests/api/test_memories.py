@@ -329,3 +329,61 @@ def test_racing_near_duplicates_with_inference_store_one(client: httpx.Client) -
     events = [r.json()["results"][0]["event"] for r in responses]
     assert events.count("ADD") == 1, events
     assert len(client.get("/v1/memories", params={"user_id": "rosa"}).json()["memories"]) == 1
+
+
+def test_a_memory_told_in_the_past_keeps_that_time_and_the_future_is_refused(
+    client: httpx.Client,
+) -> None:
+    told = add_text(
+        client, "Hana moved to Osaka", user_id="hana", created_at="2023-05-08T13:56:00+02:00"
+    )
+    latest = add_text(client, "Hana adopted a cat", user_id="hana")
+    from_messages = client.post(
+        "/v1/memories",
+        json={
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "I learnt to surf",
+                    "timestamp": "2024-07-01T09:00:00Z",
+                },
+                {"role": "user", "content": "I sold my car"},
+            ],
+            "user_id": "hana",
+            "infer": False,
+            "created_at": "2024-06-30T10:00:00Z",
+        },
+    ).json()["results"]
+    future = client.post(
+        "/v1/memories",
+        json={
+            "text": "Hana will win the lottery",
+            "user_id": "hana",
+            "infer": False,
+            "created_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        },
+    )
+    naive = client.post(
+        "/v1/memories/batch",
+        json={
+            "items": [{"text": "Hana naps", "user_id": "hana", "created_at": "2023-01-01T00:00:00"}]
+        },
+    )
+
+    assert told["created_at"] == "2023-05-08T11:56:00Z"
+    assert [r["memory"]["created_at"] for r in from_messages] == [
+        "2024-07-01T09:00:00Z",
+        "2024-06-30T10:00:00Z",
+    ]
+    assert future.status_code == 422
+    assert future.headers["content-type"] == "application/problem+json"
+    assert "must not be in the future" in future.json()["detail"]
+    assert naive.status_code == 400
+    assert "timezone" in naive.json()["detail"]
+    listed = client.get("/v1/memories", params={"user_id": "hana"}).json()["memories"]
+    assert [m["text"] for m in listed] == [
+        latest["text"],
+        "I learnt to surf",
+        "I sold my car",
+        "Hana moved to Osaka",
+    ]

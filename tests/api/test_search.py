@@ -223,3 +223,25 @@ def test_keyword_ranking_weighs_rare_words_over_common_ones(client: httpx.Client
 
     assert texts(results)[0] == "Caroline bought a saxophone"
     assert len(results) == 5  # each memory matches a word of the query
+
+
+def test_a_question_naming_a_date_prefers_what_was_told_that_day(client: httpx.Client) -> None:
+    def told(text: str, when: str) -> str:
+        return add_text(client, text, user_id="ines", created_at=when)["id"]
+
+    other_day = told("Ines had dinner with her friends", "2023-06-10T20:00:00Z")
+    that_day = told("Ines had dinner at a seafood place with her brother", "2023-05-03T21:30:00Z")
+    that_month = told("Ines went to a dinner party at her neighbour's", "2023-07-02T19:00:00Z")
+    question = "Who did Ines have dinner with"
+
+    def ranked(query: str, mode: str = "hybrid") -> list[str]:
+        return [
+            hit["memory"]["id"] for hit in search(client, query=query, user_id="ines", mode=mode)
+        ]
+
+    assert ranked(f"{question}?")[0] == other_day  # no date named: the closest text
+    assert ranked(f"{question} on May 3, 2023?", mode="vector")[0] == other_day
+    assert ranked(f"{question} on May 3, 2023?")[0] == that_day
+    assert ranked(f"{question} on 3 May 2023?")[0] == that_day
+    assert ranked(f"{question} in July 2023?")[0] == that_month
+    assert ranked(f"{question} on May 3, 2021?")[0] == other_day  # a day nothing was told

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from service.domain.fusion import score_fusion
+from service.domain.query_dates import TimeRange
 from service.models import Memory, Scope, SearchHit
 
 
@@ -48,3 +49,45 @@ def test_no_keyword_match_leaves_the_vector_order_and_the_limit_applies() -> Non
     a, b, c = hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)
 
     assert texts(score_fusion([a, b, c], [], [], keyword_weight=0.35, limit=2)) == ["a", "b"]
+
+
+def told(text: str, cosine: float, when: datetime) -> SearchHit:
+    return SearchHit(Memory(uuid.uuid4(), text, Scope(user_id="u"), {}, when, when), cosine)
+
+
+def test_a_memory_told_on_the_date_the_query_names_gains_the_date_weight() -> None:
+    may_3 = datetime(2023, 5, 3, tzinfo=UTC)
+    other_day = told("other day", 0.70, datetime(2023, 6, 10, tzinfo=UTC))
+    that_day = told("that day", 0.50, may_3 + timedelta(hours=21))
+    named = [TimeRange(may_3, may_3 + timedelta(days=1))]
+
+    def fused(weight: float) -> list[str]:
+        return texts(
+            score_fusion(
+                [other_day, that_day], [], [], 0.35, 2, dates_named=named, date_weight=weight
+            )
+        )
+
+    assert fused(0.0) == ["other day", "that day"]
+    assert fused(0.1) == ["other day", "that day"]  # 0.60 < 0.70
+    assert fused(0.3) == ["that day", "other day"]  # 0.80 > 0.70
+
+
+def test_memories_told_alongside_a_strong_hit_rise_with_it() -> None:
+    session = datetime(2023, 5, 3, 21, tzinfo=UTC)
+    found = told("the fact found", 0.80, session)
+    beside = told("the detail told beside it", 0.40, session + timedelta(minutes=10))
+    alone = told("a loose match from another day", 0.45, datetime(2023, 1, 1, tzinfo=UTC))
+    hits = [found, alone, beside]
+
+    assert texts(score_fusion(hits, [], [], 0.35, 3)) == [
+        "the fact found",
+        "a loose match from another day",
+        "the detail told beside it",
+    ]
+    # 0.40 + 0.1 * 0.80 = 0.48 > 0.45 + 0.1 * 0 ; the strong hit gains 0.1 * 0.40 and stays first
+    assert texts(score_fusion(hits, [], [], 0.35, 3, session_weight=0.1)) == [
+        "the fact found",
+        "the detail told beside it",
+        "a loose match from another day",
+    ]

@@ -1,0 +1,121 @@
+"""Calendar dates a search query names, as the time ranges they cover.
+
+"What did Gina find for her store on 1 February, 2023?" is about what was told that day, and
+"in July 2023" about that month: memories told then (their ``created_at``) are what the
+question is after. Only explicit dates with a year are read (day month year, month day year,
+ISO 8601, month year); "last week" or "in May" are left alone, as they would need a reference
+date the query does not give. Days are UTC days.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from service.models import AllOf, AnyOf, Condition, FilterNode
+
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+# A month's name or its first three letters, e.g. "Feb." or "February" ("Sept" too).
+_MONTH = "(?P<month>sept|" + "|".join(f"{name[:3]}(?:{name[3:]})?" for name in _MONTHS) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>\d{4})"
+_PATTERNS = (
+    re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b"),
+    re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """``start <= t < end``."""
+
+    start: datetime
+    end: datetime
+
+    def holds(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+def dates_named_in(query: str) -> list[TimeRange]:
+    """The days and months ``query`` names, each once."""
+    return _read(query)[0]
+
+
+def without_dates(query: str) -> str:
+    """``query`` with the dates it names cut out: what it asks about.
+
+    Memories rarely spell out the day they were told, so a date in the query only blurs how
+    close it is in meaning to them; the date is matched on ``created_at`` instead.
+    """
+    kept, last = [], 0
+    for start, end in sorted(_read(query)[1]):
+        kept.append(query[last:start])
+        last = end
+    kept.append(query[last:])
+    return " ".join("".join(kept).split())
+
+
+def _read(query: str) -> tuple[list[TimeRange], list[tuple[int, int]]]:
+    ranges: list[TimeRange] = []
+    taken: list[tuple[int, int]] = []  # spans of the query already read as a date
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(query):
+            if any(start < match.end() and match.start() < end for start, end in taken):
+                continue  # "May 2023" inside "8 May, 2023" is the same date
+            taken.append(match.span())
+            found = _time_range(match)
+            if found is not None and found not in ranges:
+                ranges.append(found)
+    return ranges, taken
+
+
+def _time_range(match: re.Match[str]) -> TimeRange | None:
+    parts = match.groupdict()
+    month_text = parts["month"].lower().rstrip(".")
+    month = (
+        int(month_text)
+        if month_text.isdigit()
+        else next(n for n, name in enumerate(_MONTHS, 1) if name.startswith(month_text))
+    )
+    year = int(parts["year"])
+    try:
+        if parts.get("day") is None:
+            start = datetime(year, month, 1, tzinfo=UTC)
+            following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+            return TimeRange(start, following)
+        start = datetime(year, month, int(parts["day"]), tzinfo=UTC)
+    except ValueError:  # 31 February, month 13: not a date
+        return None
+    return TimeRange(start, start + timedelta(days=1))
+
+
+def told_within(ranges: list[TimeRange], filters: FilterNode | None) -> FilterNode:
+    """``filters``, narrowed to memories told within one of ``ranges``."""
+    within = AnyOf(
+        tuple(
+            AllOf(
+                (
+                    Condition("created_at", "gte", time_range.start, is_builtin=True),
+                    Condition("created_at", "lt", time_range.end, is_builtin=True),
+                )
+            )
+            for time_range in ranges
+        )
+    )
+    return within if filters is None else AllOf((filters, within))
