@@ -86,8 +86,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     ),
     "MEMORY_HYBRID_SESSION_WEIGHT": (
         "0.2",
-        "Hybrid search adds this times the best score of another candidate told within 30 "
-        "minutes of a memory (the same conversation); 0 turns it off.",
+        "Hybrid search adds to a memory this times the best score of another candidate told "
+        "in the same conversation (memories told less than 30 minutes apart); 0 turns it off.",
     ),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",

@@ -11,14 +11,13 @@ over HTTP on the LoCoMo dev split (`python -m benchmarks.locomo`), recall@5 / @1
 
 from __future__ import annotations
 
-import bisect
 import uuid
 from datetime import timedelta
 
 from service.domain.query_dates import TimeRange
 from service.models import SearchHit
 
-SESSION_WINDOW = timedelta(minutes=30)
+SESSION_GAP = timedelta(minutes=30)
 
 
 def score_fusion(
@@ -36,9 +35,8 @@ def score_fusion(
 
     ``keyword_scores`` are the BM25 scores of ``keyword``, best first. A memory told within
     one of ``dates_named`` (the dates the query names) gains ``date_weight``, and each memory
-    ``session_weight`` times the best score of another candidate told within
-    ``SESSION_WINDOW`` of it (see ``_with_session_context``). Equal fused scores keep the
-    vector side's order.
+    ``session_weight`` times the best score of another candidate of its session (see
+    ``_with_session_context``). Equal fused scores keep the vector side's order.
     """
     best_keyword = max(keyword_scores, default=0.0)
     bonus = {
@@ -62,18 +60,24 @@ def score_fusion(
 def _with_session_context(
     hits: list[SearchHit], fused: dict[uuid.UUID, float], weight: float
 ) -> dict[uuid.UUID, float]:
-    """Each score plus ``weight`` times the best score among the other candidates told within
-    ``SESSION_WINDOW`` of it.
+    """Each score plus ``weight`` times the best score of another candidate of its session.
 
-    Memories told together come from one conversation: when one of them answers the query
-    well, the others likely hold the rest of the answer (the detail next to the fact found).
+    A session is a run of memories told less than ``SESSION_GAP`` apart: one conversation.
+    When one of its memories answers the query well, the others likely hold the rest of the
+    answer (the detail told next to the fact found).
     """
     by_time = sorted(hits, key=lambda hit: hit.memory.created_at)
-    times = [hit.memory.created_at for hit in by_time]
-    context: dict[uuid.UUID, float] = {}
-    for index, hit in enumerate(by_time):
-        low = bisect.bisect_left(times, times[index] - SESSION_WINDOW)
-        high = bisect.bisect_right(times, times[index] + SESSION_WINDOW)
-        neighbours = [fused[other.memory.id] for other in by_time[low:high] if other is not hit]
-        context[hit.memory.id] = max(neighbours, default=0.0)
-    return {key: score + weight * context[key] for key, score in fused.items()}
+    sessions: list[list[SearchHit]] = []
+    for hit in by_time:
+        if sessions and hit.memory.created_at - sessions[-1][-1].memory.created_at < SESSION_GAP:
+            sessions[-1].append(hit)
+        else:
+            sessions.append([hit])
+    boosted = dict(fused)
+    for session in sessions:
+        best, second = ([*sorted((fused[hit.memory.id] for hit in session), reverse=True), 0.0])[:2]
+        for hit in session:
+            # The best other member: the best one, unless it is this one.
+            other = second if fused[hit.memory.id] == best else best
+            boosted[hit.memory.id] += weight * other
+    return boosted

@@ -87,7 +87,8 @@ class SearchService:
         vector = await self._embedder.embed_one(topic or query)
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
-        async with self._database.transaction(tenant_id) as connection:
+        # No transaction: reads only, and BEGIN and COMMIT would be two more round trips.
+        async with self._database.connection(tenant_id) as connection:
             size = await store.count_scope_up_to(
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )

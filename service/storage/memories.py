@@ -404,26 +404,25 @@ async def search_with_index(
     limit: int,
     ef_search: int,
 ) -> list[SearchHit]:
-    """HNSW search with iterative scans, so scope and filters cannot starve the result.
-
-    Must run inside a transaction: the settings are local to it.
-    """
-    await connection.execute(
-        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
-        "set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true)",
-        str(max(ef_search, limit)),
-        str(max(20_000, ef_search * 200)),
-    )
+    """HNSW search with iterative scans, so scope and filters cannot starve the result."""
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    return await _ranked(
-        connection,
-        f"""
-        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
-        WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
-        """,
-        params.values,
-    )
+    # The scan settings are local to a transaction (a savepoint inside the caller's).
+    async with connection.transaction():
+        await connection.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
+            "set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true)",
+            str(max(ef_search, limit)),
+            str(max(20_000, ef_search * 200)),
+        )
+        return await _ranked(
+            connection,
+            f"""
+            SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
+            WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
+            """,
+            params.values,
+        )
 
 
 async def _ranked(
