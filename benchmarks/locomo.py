@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from benchmarks import mem0_peer
-from benchmarks.harness import running_process, write_json
+from benchmarks.harness import SERVICE_SETTINGS, running_process, write_json
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.settings import SETTINGS_DOC
 
@@ -194,6 +194,7 @@ def settings() -> dict[str, str]:
     return {
         "model": os.environ.get("MEMORY_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
         **{name: os.environ.get(name, SETTINGS_DOC[name][0]) for name in HYBRID_SETTINGS},
+        **SERVICE_SETTINGS,
     }
 
 

@@ -36,6 +36,7 @@ from pgvector.asyncpg import register_vector
 
 from benchmarks import mem0_peer
 from benchmarks.harness import (
+    SERVICE_SETTINGS,
     RunningService,
     percentile,
     process_status_kb,
@@ -46,7 +47,7 @@ from benchmarks.synthetic import question, sentence
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.domain.memories import content_hash
 
-SETTINGS = {"MEMORY_RATE_LIMIT_PER_S": "0"}  # a benchmark measures the service, not its limiter
+SETTINGS = SERVICE_SETTINGS
 API_BATCH = 100
 COPY_CHUNK = 50_000
 NOISE = 0.01  # per dimension; a nudged vector keeps a cosine of ~0.98 to its pool vector

@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     # The per-key rate limit is not what a soak measures.
-    with running_process({"MEMORY_RATE_LIMIT_PER_S": "0"}) as service:
+    with running_process() as service:
         result = soak(service.http, service.process.pid, args.seconds, args.clients)
     warmup_s = min(30.0, args.seconds / 4)
     rows = [
