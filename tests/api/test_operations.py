@@ -71,6 +71,7 @@ def test_large_scopes_use_the_index_and_agree_with_exact_search(
         "Pia lives near the sea",
     ]:
         add_text(client, text, user_id="pia")
+    add_text(client, "Pia took in a stray kitten", user_id="pia", created_at="2023-05-03T18:00:00Z")
     index_server = start_server(
         replace(test_settings, exact_search_max_rows=2), live_server.dsn, embedder
     )
@@ -78,8 +79,17 @@ def test_large_scopes_use_the_index_and_agree_with_exact_search(
         body = {"query": "What pet does Pia have?", "user_id": "pia", "limit": 3}
         exact = client.post("/v1/search", json=body).json()
         indexed = client.post(f"{index_server.base_url}/v1/search", json=body).json()
+        dated = {**body, "query": "What pet did Pia get on 3 May 2023?"}
+        exact_dated = client.post("/v1/search", json=dated).json()
+        indexed_dated = client.post(f"{index_server.base_url}/v1/search", json=dated).json()
     finally:
         index_server.stop()
+
+    assert indexed_dated["strategy"] == "hnsw"
+    assert [r["memory"]["id"] for r in indexed_dated["results"]] == [
+        r["memory"]["id"] for r in exact_dated["results"]
+    ]
+    assert exact_dated["results"][0]["memory"]["text"] == "Pia took in a stray kitten"
 
     assert exact["strategy"] == "exact"
     assert indexed["strategy"] == "hnsw"
