@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import allow_header_conformance, positive_data_acceptance
 
 from tests.conftest import LiveServer, create_api_key
@@ -34,14 +34,20 @@ def fuzz_key(live_server: LiveServer) -> str:
 @schema.parametrize()
 @settings(
     max_examples=60,
-    # The same examples every run: CI's verdict does not depend on the draw.
-    derandomize=True,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_no_operation_fails_or_breaks_its_contract(
     case: schemathesis.Case, live_server: LiveServer, fuzz_key: str
 ) -> None:
+    # No parameter of this API takes a list or an object in the query string. Such a value,
+    # drawn as invalid data, goes out as ordinary values (["x"] as user_id=x), which the API
+    # rightly accepts; the check would still judge the unsent list (schemathesis issue 4600).
+    assume(not any(isinstance(value, (list, dict)) for value in (case.query or {}).values()))
     case.call_and_validate(
         base_url=live_server.base_url,
         headers={"Authorization": f"Bearer {fuzz_key}"},
