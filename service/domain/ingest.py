@@ -46,6 +46,7 @@ from service.storage import history as history_store
 from service.storage import ingested as ingested_store
 from service.storage import jobs as job_store
 from service.storage import memories as store
+from service.storage import vector_search
 from service.storage.database import Database
 
 LLM_ACTOR = "llm"
@@ -160,7 +161,7 @@ class IngestPipeline:
         vectors = await self._embedder.embed(texts)
         async with self._database.connection(tenant_id) as connection:
             return [
-                await store.nearest_in_exact_scope(
+                await vector_search.nearest_in_exact_scope(
                     connection, tenant_id, scope, vector, self._per_message
                 )
                 for vector in vectors
@@ -291,7 +292,7 @@ class IngestPipeline:
         item: _Planned,
     ) -> FactOutcome:
         fact = item.decision.fact
-        nearest = await store.nearest_in_exact_scope(
+        nearest = await vector_search.nearest_in_exact_scope(
             connection, tenant_id, request.scope, item.vector
         )
         if nearest and nearest[0].score >= self._near_duplicate:

@@ -28,7 +28,7 @@ from service.models import (
     PageCursor,
     Scope,
 )
-from service.storage import forgetting
+from service.storage import forgetting, vector_search
 from service.storage import history as history_store
 from service.storage import memories as store
 from service.storage.database import Database
@@ -181,7 +181,7 @@ class MemoryService:
         # One by one: a text may nearly repeat one added earlier in the same batch.
         outcomes: list[AddOutcome] = []
         for new in news:
-            nearest = await store.nearest_in_exact_scope(
+            nearest = await vector_search.nearest_in_exact_scope(
                 connection, tenant_id, new.scope, new.embedding
             )
             if nearest and nearest[0].score >= self._near_duplicate_similarity:

@@ -20,7 +20,7 @@ from service.domain.fusion import score_fusion
 from service.domain.query_dates import dates_named_in, told_within, without_dates
 from service.errors import InvalidRequest
 from service.models import Bm25Parameters, FilterNode, Scope, SearchHit, Vector
-from service.storage import memories as store
+from service.storage import vector_search
 from service.storage.database import Database
 from service.storage.keyword_search import search_keyword
 
@@ -89,7 +89,7 @@ class SearchService:
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
         # No transaction: reads only, and BEGIN and COMMIT would be two more round trips.
         async with self._database.connection(tenant_id) as connection:
-            size = await store.count_scope_up_to(
+            size = await vector_search.count_scope_up_to(
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )
             plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
@@ -146,7 +146,9 @@ class SearchService:
         plan: SearchPlan,
     ) -> list[SearchHit]:
         if plan.strategy == "exact":
-            return await store.search_exact(connection, tenant_id, scope, filters, vector, depth)
-        return await store.search_with_index(
+            return await vector_search.search_exact(
+                connection, tenant_id, scope, filters, vector, depth
+            )
+        return await vector_search.search_with_index(
             connection, tenant_id, scope, filters, vector, depth, self._ef_search
         )

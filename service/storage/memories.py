@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from pgvector import Vector as PgVector
@@ -19,13 +18,11 @@ from service.models import (
     NewMemory,
     PageCursor,
     Scope,
-    SearchHit,
     Vector,
 )
 from service.storage.filter_sql import (
     LIVE,
     SqlParameters,
-    exact_scope_condition,
     filter_condition,
     scope_condition,
 )
@@ -324,65 +321,6 @@ async def delete_memory(
     return memory_from_row(row) if row else None
 
 
-async def count_scope_up_to(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, cap: int
-) -> int:
-    """How many memories the scope holds, counting no further than ``cap`` (bounded cost)."""
-    params = SqlParameters(tenant_id)
-    where = scope_condition(scope, params)
-    count: int = await connection.fetchval(
-        f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT {params.add(cap)}) s",
-        *params.values,
-    )
-    return count
-
-
-async def search_exact(
-    connection: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    scope: Scope,
-    filters: FilterNode | None,
-    query: Vector,
-    limit: int,
-) -> list[SearchHit]:
-    """Exact cosine ranking over the scope's rows (read through the scope's btree index).
-
-    MATERIALIZED keeps the planner from swapping in the approximate HNSW index.
-    """
-    params = SqlParameters(tenant_id)
-    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    return await _ranked(
-        connection,
-        f"""
-        WITH scoped AS MATERIALIZED (SELECT {COLUMNS}, embedding FROM memories WHERE {where})
-        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
-        ORDER BY distance LIMIT {params.add(limit)}
-        """,
-        params.values,
-    )
-
-
-async def nearest_in_exact_scope(
-    connection: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    scope: Scope,
-    query: Vector,
-    limit: int = 1,
-) -> list[SearchHit]:
-    """The closest memories written under exactly this scope (duplicates, candidates)."""
-    params = SqlParameters(tenant_id)
-    where = exact_scope_condition(scope, params)
-    return await _ranked(
-        connection,
-        f"""
-        WITH scoped AS MATERIALIZED (SELECT {COLUMNS}, embedding FROM memories WHERE {where})
-        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
-        ORDER BY distance LIMIT {params.add(limit)}
-        """,
-        params.values,
-    )
-
-
 async def lock_scopes(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, scopes: list[Scope]
 ) -> None:
@@ -393,40 +331,3 @@ async def lock_scopes(
     keys = sorted({f"{tenant_id}{scope.key}" for scope in scopes})
     for key in keys:
         await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-
-
-async def search_with_index(
-    connection: asyncpg.Connection,
-    tenant_id: uuid.UUID,
-    scope: Scope,
-    filters: FilterNode | None,
-    query: Vector,
-    limit: int,
-    ef_search: int,
-) -> list[SearchHit]:
-    """HNSW search with iterative scans, so scope and filters cannot starve the result."""
-    params = SqlParameters(tenant_id)
-    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    # The scan settings are local to a transaction (a savepoint inside the caller's).
-    async with connection.transaction():
-        await connection.execute(
-            "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
-            "set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true)",
-            str(max(ef_search, limit)),
-            str(max(20_000, ef_search * 200)),
-        )
-        return await _ranked(
-            connection,
-            f"""
-            SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
-            WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
-            """,
-            params.values,
-        )
-
-
-async def _ranked(
-    connection: asyncpg.Connection, sql: str, values: Sequence[Any]
-) -> list[SearchHit]:
-    rows = await connection.fetch(sql, *values)
-    return [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]

@@ -16,7 +16,7 @@ from pgvector.asyncpg import register_vector
 
 from service.models import Scope
 from service.settings import Settings
-from service.storage import memories as store
+from service.storage import vector_search
 
 DIMENSIONS = 384
 OTHER_USERS = 15
@@ -73,9 +73,9 @@ async def measure_recall(dsn: str, tenant_id: uuid.UUID, user: str, ef_search: i
     for _ in range(QUERIES):
         query = centre_row.to_numpy() + rng.normal(scale=0.05, size=DIMENSIONS)
         query = (query / np.linalg.norm(query)).astype(np.float32)
-        exact = await store.search_exact(connection, tenant_id, scope, None, query, K)
+        exact = await vector_search.search_exact(connection, tenant_id, scope, None, query, K)
         async with connection.transaction():
-            approximate = await store.search_with_index(
+            approximate = await vector_search.search_with_index(
                 connection, tenant_id, scope, None, query, K, ef_search
             )
         assert all(hit.memory.scope.user_id == user for hit in approximate)
