@@ -68,6 +68,8 @@ def test_extracted_facts_are_added_with_history_and_usage(
         ("ADD", "Alice has a dog named Rex"),
         ("ADD", "Alice adopted Rex on 2026-03-09"),
     ]
+    # Facts are remembered at the time the conversation happened.
+    assert {r["memory"]["created_at"] for r in body["results"]} == {"2026-03-10T09:00:00Z"}
     assert body["llm_used"] is True
     assert body["usage"]["llm_calls"] == 1
     assert (body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"]) == (100, 20)
