@@ -75,13 +75,11 @@ class Turn:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Turn:
-        time = raw.get("time")
-        return cls(
-            raw["role"],
-            raw["content"],
-            raw.get("name"),
-            datetime.fromisoformat(time) if time else None,
-        )
+        time = datetime.fromisoformat(raw["time"]) if raw.get("time") else None
+        if time is not None and time.tzinfo is None:
+            # Jobs queued before timestamps needed a timezone may hold naive ones: read as UTC.
+            time = time.replace(tzinfo=UTC)
+        return cls(raw["role"], raw["content"], raw.get("name"), time)
 
 
 def system_prompt(subject: str) -> str:
