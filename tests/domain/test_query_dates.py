@@ -18,6 +18,7 @@ def days(query: str) -> list[tuple[date, date]]:
     [
         "What did Gina find for her store on 1 February, 2023?",
         "What did Gina find on February 1, 2023?",
+        "What did Gina find on February 1,2023?",
         "what did gina find on feb. 1st 2023",
         "What did Gina find on the 1st of February 2023?",
         "What did Gina find on 2023-02-01?",
