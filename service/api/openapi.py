@@ -29,6 +29,7 @@ from litestar.openapi.spec import (
 
 from service import __version__
 from service.api import schemas as api_schemas
+from service.api import search_schemas
 
 API_DESCRIPTION = """\
 A memory service for LLM applications: store what users tell your assistant and recall the
@@ -104,7 +105,7 @@ def finish_document(document: OpenAPI) -> None:
     schemas = document.components.schemas
     schemas.update(SHARED_SCHEMAS)
     for name, schema in schemas.items():
-        struct = getattr(api_schemas, name, None)
+        struct = getattr(api_schemas, name, None) or getattr(search_schemas, name, None)
         if schema.description is None and struct is not None and struct.__doc__:
             schema.description = inspect.cleandoc(struct.__doc__)
         _point_at_shared_schemas(schema)

@@ -7,7 +7,7 @@ from litestar.di import Provide
 
 from service.api.dependencies import provide_search_service
 from service.api.problems import problem_responses
-from service.api.schemas import SearchRequest, SearchResponse, SearchResult
+from service.api.search_schemas import SearchRequest, SearchResponse, SearchResult
 from service.domain.filters import parse_filter
 from service.domain.search import SearchService
 from service.models import Scope
