@@ -11,6 +11,7 @@ import re
 
 from litestar.enums import ScopeType
 from litestar.exceptions import ValidationException
+from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 from litestar.types import (
     ASGIApp,
     HTTPScope,
@@ -35,9 +36,6 @@ from service.storage.tenants import Tenant
 
 HEADER = b"idempotency-key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Answers that say "not done, retry later" without running the request: replaying them would
-# refuse every retry with the same key, so the key is released instead.
-TOO_MANY_REQUESTS = 429
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -91,10 +89,10 @@ class IdempotencyMiddleware:
         if (
             recorder.status is None
             or recorder.status >= 500
-            or recorder.status == TOO_MANY_REQUESTS
+            or recorder.status == HTTP_429_TOO_MANY_REQUESTS
         ):
-            # A server fault or a refusal to run it now: the request may be retried with the
-            # same key.
+            # A server fault, or a refusal to run it now (replaying that would refuse every
+            # retry): the request may be retried with the same key.
             await self._idempotency.abandon(tenant.id, key)
         else:
             await self._idempotency.finish(

@@ -31,6 +31,8 @@ from service import __version__
 from service.api import schemas as api_schemas
 from service.api import search_schemas
 
+SCHEMA_MODULES = (api_schemas, search_schemas)  # where the structs of the components live
+
 API_DESCRIPTION = """\
 A memory service for LLM applications: store what users tell your assistant and recall the
 relevant facts later. Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`.
@@ -105,7 +107,9 @@ def finish_document(document: OpenAPI) -> None:
     schemas = document.components.schemas
     schemas.update(SHARED_SCHEMAS)
     for name, schema in schemas.items():
-        struct = getattr(api_schemas, name, None) or getattr(search_schemas, name, None)
+        struct = next(
+            (getattr(module, name) for module in SCHEMA_MODULES if hasattr(module, name)), None
+        )
         if schema.description is None and struct is not None and struct.__doc__:
             schema.description = inspect.cleandoc(struct.__doc__)
         _point_at_shared_schemas(schema)

@@ -65,10 +65,11 @@ class AddService:
         request = dataclasses.replace(
             request, turns=[turn for turn in request.turns if turn.role != "system"]
         )
-        for turn in request.turns:
-            check_told_at(turn.timestamp)
         if request.infer and self._jobs is not None:
+            # Checked here as MemoryService.add checks what it stores as given.
             check_expiry(request.expires_at)
+            for turn in request.turns:
+                check_told_at(turn.timestamp)
             ingest = IngestRequest(
                 request.scope, request.turns, request.metadata, request.expires_at
             )

@@ -11,6 +11,7 @@ over HTTP on the LoCoMo dev split (`python -m benchmarks.locomo`), recall@5 / @1
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from datetime import timedelta
 
@@ -75,7 +76,7 @@ def _with_session_context(
             sessions.append([hit])
     boosted = dict(fused)
     for session in sessions:
-        best, second = ([*sorted((fused[hit.memory.id] for hit in session), reverse=True), 0.0])[:2]
+        best, second = [*heapq.nlargest(2, (fused[hit.memory.id] for hit in session)), 0.0][:2]
         for hit in session:
             # The best other member: the best one, unless it is this one.
             other = second if fused[hit.memory.id] == best else best

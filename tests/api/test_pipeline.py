@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,19 @@ def test_none_changes_nothing(
 
     assert [(r["event"], r["memory"]["id"]) for r in body["results"]] == [("NONE", tea["id"])]
     assert len(history_rows(llm_server, tea["id"])) == 1
+
+
+def test_a_conversation_dated_in_the_future_is_refused_before_any_llm_call(
+    llm_client: httpx.Client, llm: ScriptedLLM
+) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    messages = [{"role": "user", "content": "I will move to Oslo", "timestamp": tomorrow}]
+
+    response = llm_client.post("/v1/memories", json={"messages": messages, "user_id": "alice"})
+
+    assert response.status_code == 422, response.text
+    assert "must not be in the future" in response.json()["detail"]
+    assert llm.requests == []
 
 
 def test_already_remembered_messages_need_no_llm_call(
