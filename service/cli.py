@@ -86,6 +86,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal once its own
     # handler is gone; exiting normally then runs the clean-up that stops the embedded Postgres.
     signal.signal(signal.SIGTERM, _exit_normally)
+    # uvicorn's automatic choices pick uvloop and httptools, both dependencies (pyproject.toml).
     uvicorn.run(
         create_asgi_app(settings, dsn, embedder),
         host=args.host,
