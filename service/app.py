@@ -82,7 +82,9 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         timeout_s=settings.db_timeout_s,
     )
     api_keys = ApiKeyService(database)
-    idempotency = IdempotencyService(database, settings.idempotency_ttl_s)
+    idempotency = IdempotencyService(
+        database, settings.idempotency_ttl_s, settings.idempotency_lock_s
+    )
     maintenance = Maintenance(database, idempotency, settings.purge_interval_s)
     ingest_jobs, llm = build_ingest_jobs(settings, database, embedder)
     workers: list[asyncio.Task[None]] = []

@@ -122,6 +122,11 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "86400",
         "Seconds an Idempotency-Key is remembered; a retry within it gets the first answer.",
     ),
+    "MEMORY_IDEMPOTENCY_LOCK_S": (
+        "60",
+        "Seconds a claimed Idempotency-Key answers 409 when its request never finished (its "
+        "process died); then a retry runs it. Keep it above the slowest request.",
+    ),
     "MEMORY_PURGE_INTERVAL_S": (
         "60",
         "Seconds between purges of expired memories and idempotency keys (each replica).",
@@ -186,6 +191,7 @@ class Settings:
     job_max_attempts: int = 5
     job_lease_s: float = 120.0
     idempotency_ttl_s: float = 86400.0
+    idempotency_lock_s: float = 60.0
     purge_interval_s: float = 60.0
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 200
@@ -269,6 +275,7 @@ class Settings:
             job_max_attempts=reader.integer("MEMORY_JOB_MAX_ATTEMPTS", 5, minimum=1),
             job_lease_s=reader.number("MEMORY_JOB_LEASE_S", 120.0, minimum=1.0),
             idempotency_ttl_s=reader.number("MEMORY_IDEMPOTENCY_TTL_S", 86400.0, minimum=1.0),
+            idempotency_lock_s=reader.number("MEMORY_IDEMPOTENCY_LOCK_S", 60.0, minimum=1.0),
             purge_interval_s=reader.number("MEMORY_PURGE_INTERVAL_S", 60.0, minimum=0.1),
             rate_limit_per_s=reader.number("MEMORY_RATE_LIMIT_PER_S", 100.0, minimum=0.0),
             rate_limit_burst=reader.integer("MEMORY_RATE_LIMIT_BURST", 200, minimum=1),

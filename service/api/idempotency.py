@@ -84,7 +84,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, recorder.send)
         except BaseException:
-            await self._idempotency.abandon(tenant.id, key)
+            await self._idempotency.abandon(tenant.id, key, claim.token)
             raise
         if (
             recorder.status is None
@@ -93,10 +93,15 @@ class IdempotencyMiddleware:
         ):
             # A server fault, or a refusal to run it now (replaying that would refuse every
             # retry): the request may be retried with the same key.
-            await self._idempotency.abandon(tenant.id, key)
+            await self._idempotency.abandon(tenant.id, key, claim.token)
         else:
             await self._idempotency.finish(
-                tenant.id, key, recorder.status, recorder.content_type, bytes(recorder.body)
+                tenant.id,
+                key,
+                claim.token,
+                recorder.status,
+                recorder.content_type,
+                bytes(recorder.body),
             )
 
     async def _tenant(self, scope: HTTPScope) -> Tenant | None:

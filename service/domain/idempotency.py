@@ -6,7 +6,12 @@ others are told the first is still in progress. A claim whose request never fini
 process died, the database went away) lapses after ``lock_s`` and a retry may run it.
 A request that ends in a server error releases its key, so that it can be retried. When the
 database is away at that moment, the release (or the answer) is written before the next claim
-this process makes.
+this process makes; so is the release of a claim whose COMMIT an outage cut off (it may have
+committed), so that a retry after the outage need not wait for the claim to lapse.
+
+Each claim carries a token, and a request answers or releases its key only while the claim
+is still its own: after its claim lapsed and a retry took the key over, a slow first request
+must not free the key under the retry (a third attempt would then run beside it).
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from service.errors import DatabaseUnavailable
 from service.storage import idempotency as store
 from service.storage.database import ALL_TENANTS, Database
 
-LOCK_S = 60.0
 MAX_UNWRITTEN = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class Proceed:
-    """The key is ours: run the request, then ``finish`` or ``abandon``."""
+    """The key is ours: run the request, then ``finish`` or ``abandon`` with ``token``."""
+
+    token: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,57 +63,83 @@ def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> by
 
 
 class IdempotencyService:
-    def __init__(self, database: Database, ttl_s: float) -> None:
+    def __init__(self, database: Database, ttl_s: float, lock_s: float) -> None:
         self._database = database
         self.ttl_s = ttl_s
+        self.lock_s = lock_s
         # Answers and releases that could not be written (the database was away), written
         # before the next claim so that a retry after the outage is not told "in progress".
-        self._unwritten: dict[tuple[uuid.UUID, str], Replay | None] = {}
+        self._unwritten: dict[tuple[uuid.UUID, str, uuid.UUID], Replay | None] = {}
 
     async def claim(self, tenant_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
         await self._write_pending()
-        async with self._database.transaction(tenant_id) as connection:
-            record = await store.claim_key(
-                connection, tenant_id, key, fingerprint, LOCK_S, self.ttl_s
-            )
-            if record is None:
-                return Proceed()
-            if record.fingerprint != fingerprint:
-                return KeyReused()
-            if record.status is not None:
-                return Replay(record.status, record.content_type, record.body or b"")
-            if record.lock_expired:
-                await store.relock_key(connection, tenant_id, key, LOCK_S)
-                return Proceed()
-            return InProgress()
+        token = uuid.uuid4()
+        try:
+            async with self._database.transaction(tenant_id) as connection:
+                record = await store.claim_key(
+                    connection, tenant_id, key, fingerprint, token, self.lock_s, self.ttl_s
+                )
+                if record is None:
+                    return Proceed(token)
+                if record.fingerprint != fingerprint:
+                    return KeyReused()
+                if record.status is not None:
+                    return Replay(record.status, record.content_type, record.body or b"")
+                if record.lock_expired:
+                    await store.relock_key(connection, tenant_id, key, token, self.lock_s)
+                    return Proceed(token)
+                return InProgress()
+        except DatabaseUnavailable:
+            # Whether the claim committed is unknown; if it did, no request will run under it.
+            self._keep_unwritten(tenant_id, key, token, None)
+            raise
 
     async def finish(
-        self, tenant_id: uuid.UUID, key: str, status: int, content_type: str | None, body: bytes
+        self,
+        tenant_id: uuid.UUID,
+        key: str,
+        token: uuid.UUID,
+        status: int,
+        content_type: str | None,
+        body: bytes,
     ) -> None:
         """Keep the answer for retries (the client already has it)."""
-        await self._write(tenant_id, key, Replay(status, content_type, body))
+        await self._write(tenant_id, key, token, Replay(status, content_type, body))
 
-    async def abandon(self, tenant_id: uuid.UUID, key: str) -> None:
+    async def abandon(self, tenant_id: uuid.UUID, key: str, token: uuid.UUID) -> None:
         """Free the key after a server error, so that a retry runs the request again."""
-        await self._write(tenant_id, key, None)
+        await self._write(tenant_id, key, token, None)
 
-    async def _write(self, tenant_id: uuid.UUID, key: str, answer: Replay | None) -> None:
+    async def _write(
+        self, tenant_id: uuid.UUID, key: str, token: uuid.UUID, answer: Replay | None
+    ) -> None:
         try:
             async with self._database.transaction(tenant_id) as connection:
                 if answer is None:
-                    await store.release_key(connection, tenant_id, key)
+                    await store.release_key(connection, tenant_id, key, token)
                 else:
                     await store.store_answer(
-                        connection, tenant_id, key, answer.status, answer.content_type, answer.body
+                        connection,
+                        tenant_id,
+                        key,
+                        token,
+                        answer.status,
+                        answer.content_type,
+                        answer.body,
                     )
         except DatabaseUnavailable:
-            if len(self._unwritten) < MAX_UNWRITTEN:
-                self._unwritten[(tenant_id, key)] = answer
+            self._keep_unwritten(tenant_id, key, token, answer)
+
+    def _keep_unwritten(
+        self, tenant_id: uuid.UUID, key: str, token: uuid.UUID, answer: Replay | None
+    ) -> None:
+        if len(self._unwritten) < MAX_UNWRITTEN:
+            self._unwritten[(tenant_id, key, token)] = answer
 
     async def _write_pending(self) -> None:
         pending, self._unwritten = self._unwritten, {}
-        for (tenant_id, key), answer in pending.items():
-            await self._write(tenant_id, key, answer)
+        for (tenant_id, key, token), answer in pending.items():
+            await self._write(tenant_id, key, token, answer)
 
     async def purge_expired(self) -> int:
         async with self._database.transaction(ALL_TENANTS) as connection:

@@ -22,10 +22,12 @@ async def claim_key(
     tenant_id: uuid.UUID,
     key: str,
     fingerprint: bytes,
+    token: uuid.UUID,
     lock_s: float,
     ttl_s: float,
 ) -> KeyRecord | None:
-    """Record the key as running; None if it was free (or expired), else the existing record."""
+    """Record the key as running under ``token``; None if it was free (or expired), else the
+    existing record."""
     await connection.execute(
         "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND expires_at <= now()",
         tenant_id,
@@ -33,14 +35,17 @@ async def claim_key(
     )
     inserted = await connection.fetchval(
         """
-        INSERT INTO idempotency_keys (tenant_id, key, fingerprint, locked_until, expires_at)
-        VALUES ($1, $2, $3, now() + make_interval(secs => $4), now() + make_interval(secs => $5))
+        INSERT INTO idempotency_keys
+            (tenant_id, key, fingerprint, claim_token, locked_until, expires_at)
+        VALUES ($1, $2, $3, $4,
+                now() + make_interval(secs => $5), now() + make_interval(secs => $6))
         ON CONFLICT DO NOTHING
         RETURNING true
         """,
         tenant_id,
         key,
         fingerprint,
+        token,
         lock_s,
         ttl_s,
     )
@@ -61,15 +66,22 @@ async def claim_key(
 
 
 async def relock_key(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, key: str, lock_s: float
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    key: str,
+    token: uuid.UUID,
+    lock_s: float,
 ) -> None:
+    """Take over a lapsed claim: from now on the key is ``token``'s."""
     await connection.execute(
         """
-        UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3)
+        UPDATE idempotency_keys
+        SET claim_token = $3, locked_until = now() + make_interval(secs => $4)
         WHERE tenant_id = $1 AND key = $2
         """,
         tenant_id,
         key,
+        token,
         lock_s,
     )
 
@@ -78,28 +90,38 @@ async def store_answer(
     connection: asyncpg.Connection,
     tenant_id: uuid.UUID,
     key: str,
+    token: uuid.UUID,
     status: int,
     content_type: str | None,
     body: bytes,
 ) -> None:
+    """Keep the answer, unless another claim took the key over (its answer will be kept)."""
     await connection.execute(
         """
-        UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5
-        WHERE tenant_id = $1 AND key = $2
+        UPDATE idempotency_keys SET status = $4, content_type = $5, body = $6
+        WHERE tenant_id = $1 AND key = $2 AND claim_token = $3
         """,
         tenant_id,
         key,
+        token,
         status,
         content_type,
         body,
     )
 
 
-async def release_key(connection: asyncpg.Connection, tenant_id: uuid.UUID, key: str) -> None:
+async def release_key(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, key: str, token: uuid.UUID
+) -> None:
+    """Free the key if ``token``'s claim still holds it unanswered; else change nothing."""
     await connection.execute(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND status IS NULL",
+        """
+        DELETE FROM idempotency_keys
+        WHERE tenant_id = $1 AND key = $2 AND claim_token = $3 AND status IS NULL
+        """,
         tenant_id,
         key,
+        token,
     )
 
 
