@@ -136,10 +136,12 @@ async def copy_memories(dsn: str, pool: Pool, first: int, stop: int, users: int)
 async def analyze(dsn: str, table: str) -> None:
     """Give the planner the table's statistics, as autovacuum would before long.
 
-    Mem0's search is one ``ORDER BY distance LIMIT k`` filtered by user. Without statistics
-    Postgres walks the HNSW index and filters its 40 nearest rows by user, which leaves almost
-    none; with them it scans a 10k table exactly (10 results) and still takes the index at
-    100k. Whether autovacuum had run when the searches began decided which one was measured.
+    What Mem0's search returns depends on the plan. Measured with Mem0 2.2.1 on 10k memories
+    of 1000 users, with statistics: a new ``Memory``'s first ten searches scan the user's rows
+    exactly (10 results each); from the eleventh on, 0. That fits psycopg preparing the
+    statement after five executions and Postgres keeping a generic plan after five more: one
+    that walks the HNSW index and filters its nearest rows by user afterwards. The searches
+    measured (after 20 warm-up searches) see that steady state.
     """
     connection = await asyncpg.connect(dsn)
     try:
