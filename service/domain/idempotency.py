@@ -74,8 +74,10 @@ class IdempotencyService:
     async def claim(self, tenant_id: uuid.UUID, key: str, fingerprint: bytes) -> Claim:
         await self._write_pending()
         token = uuid.uuid4()
+        sent = False  # whether the claim reached the database (it may then have committed)
         try:
             async with self._database.transaction(tenant_id) as connection:
+                sent = True
                 record = await store.claim_key(
                     connection, tenant_id, key, fingerprint, token, self.lock_s, self.ttl_s
                 )
@@ -90,8 +92,9 @@ class IdempotencyService:
                     return Proceed(token)
                 return InProgress()
         except DatabaseUnavailable:
-            # Whether the claim committed is unknown; if it did, no request will run under it.
-            self._keep_unwritten(tenant_id, key, token, None)
+            if sent:
+                # Whether the claim committed is unknown; if it did, no request runs under it.
+                self._keep_unwritten(tenant_id, key, token, None)
             raise
 
     async def finish(
@@ -114,21 +117,26 @@ class IdempotencyService:
         self, tenant_id: uuid.UUID, key: str, token: uuid.UUID, answer: Replay | None
     ) -> None:
         try:
-            async with self._database.transaction(tenant_id) as connection:
-                if answer is None:
-                    await store.release_key(connection, tenant_id, key, token)
-                else:
-                    await store.store_answer(
-                        connection,
-                        tenant_id,
-                        key,
-                        token,
-                        answer.status,
-                        answer.content_type,
-                        answer.body,
-                    )
+            await self._write_now(tenant_id, key, token, answer)
         except DatabaseUnavailable:
             self._keep_unwritten(tenant_id, key, token, answer)
+
+    async def _write_now(
+        self, tenant_id: uuid.UUID, key: str, token: uuid.UUID, answer: Replay | None
+    ) -> None:
+        async with self._database.transaction(tenant_id) as connection:
+            if answer is None:
+                await store.release_key(connection, tenant_id, key, token)
+            else:
+                await store.store_answer(
+                    connection,
+                    tenant_id,
+                    key,
+                    token,
+                    answer.status,
+                    answer.content_type,
+                    answer.body,
+                )
 
     def _keep_unwritten(
         self, tenant_id: uuid.UUID, key: str, token: uuid.UUID, answer: Replay | None
@@ -137,9 +145,16 @@ class IdempotencyService:
             self._unwritten[(tenant_id, key, token)] = answer
 
     async def _write_pending(self) -> None:
-        pending, self._unwritten = self._unwritten, {}
-        for (tenant_id, key, token), answer in pending.items():
-            await self._write(tenant_id, key, token, answer)
+        pending, self._unwritten = list(self._unwritten.items()), {}
+        for done, ((tenant_id, key, token), answer) in enumerate(pending):
+            try:
+                await self._write_now(tenant_id, key, token, answer)
+            except DatabaseUnavailable:
+                # Still away: keep the rest for the next claim instead of waiting out the
+                # connection timeout once per pending write.
+                for (tenant, rest_key, rest_token), rest_answer in pending[done:]:
+                    self._keep_unwritten(tenant, rest_key, rest_token, rest_answer)
+                return
 
     async def purge_expired(self) -> int:
         async with self._database.transaction(ALL_TENANTS) as connection:
