@@ -3,8 +3,9 @@
 "What did Gina find for her store on 1 February, 2023?" is about what was told that day, and
 "in July 2023" about that month: memories told then (their ``created_at``) are what the
 question is after. Only explicit dates with a year are read (day month year, month day year,
-ISO 8601, month year); "last week" or "in May" are left alone, as they would need a reference
-date the query does not give. Days are UTC days.
+ISO 8601, month year, and a year after "in", "during" or "throughout"); "last week" or "in
+May" are left alone, as they would need a reference date the query does not give. Days are
+UTC days.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _PATTERNS = (
     re.compile(rf"\b{_MONTH}\s+{_DAY}{_BEFORE_YEAR}{_YEAR}\b", re.IGNORECASE),
     re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b"),
     re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+    # A bare number is a year only after words that say so: "in 2023", not "order 2023".
+    re.compile(r"\b(?:in|during|throughout)\s+(?P<year>(?:19|20)\d{2})\b", re.IGNORECASE),
 )
 
 
@@ -88,13 +91,15 @@ def _read(query: str) -> tuple[list[TimeRange], list[tuple[int, int]]]:
 
 def _time_range(match: re.Match[str]) -> TimeRange | None:
     parts = match.groupdict()
+    year = int(parts["year"])
+    if parts.get("month") is None:
+        return TimeRange(datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
     month_text = parts["month"].lower().rstrip(".")
     month = (
         int(month_text)
         if month_text.isdigit()
         else next(n for n, name in enumerate(_MONTHS, 1) if name.startswith(month_text))
     )
-    year = int(parts["year"])
     try:
         if parts.get("day") is None:
             start = datetime(year, month, 1, tzinfo=UTC)

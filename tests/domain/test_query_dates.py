@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from service.domain.query_dates import dates_named_in
+from service.domain.query_dates import dates_named_in, without_dates
 
 
 def days(query: str) -> list[tuple[date, date]]:
@@ -37,10 +37,23 @@ def test_a_month_covers_the_month_and_several_dates_are_each_read_once() -> None
     ]
 
 
+def test_a_year_is_read_where_the_words_say_it_is_one() -> None:
+    query = "Which career-high performances did John achieve in 2023?"
+
+    assert days(query) == [(date(2023, 1, 1), date(2024, 1, 1))]
+    assert without_dates(query) == "Which career-high performances did John achieve ?"
+    assert days("What happened during 2024 and in May 2023?") == [
+        (date(2023, 5, 1), date(2023, 6, 1)),
+        (date(2024, 1, 1), date(2025, 1, 1)),
+    ]
+
+
 @pytest.mark.parametrize(
     "query",
     [
         "What did she do last week?",
+        "Is order 2023 shipped?",  # a number, not a year
+        "She ran 2023 meters in 2 hours",
         "What did she do in May?",  # no year: which May is not said
         "You may 2 times ask",
         "What happened on 31 February, 2023?",  # not a day, and not read as the month either
