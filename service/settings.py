@@ -85,9 +85,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "such as '1 February, 2023' or 'July 2023'; 0 turns dates off.",
     ),
     "MEMORY_HYBRID_SESSION_WEIGHT": (
-        "0.2",
-        "Hybrid search adds to a memory this times the best score of another candidate told "
-        "in the same conversation (memories told less than 30 minutes apart); 0 turns it off.",
+        "0.4",
+        "Hybrid search raises a memory's score this share of the way to the best score of a "
+        "candidate told in the same conversation (memories told less than 30 minutes apart); "
+        "0 turns it off.",
     ),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",
@@ -179,7 +180,7 @@ class Settings:
     hybrid_bm25_b: float = 0.3
     hybrid_candidates: int = 50
     hybrid_date_weight: float = 0.3
-    hybrid_session_weight: float = 0.2
+    hybrid_session_weight: float = 0.4
     near_duplicate_similarity: float = 0.95
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -261,7 +262,7 @@ class Settings:
             hybrid_bm25_b=reader.number("MEMORY_HYBRID_BM25_B", 0.3, minimum=0.0),
             hybrid_candidates=reader.integer("MEMORY_HYBRID_CANDIDATES", 50, minimum=1),
             hybrid_date_weight=reader.number("MEMORY_HYBRID_DATE_WEIGHT", 0.3, minimum=0.0),
-            hybrid_session_weight=reader.number("MEMORY_HYBRID_SESSION_WEIGHT", 0.2, minimum=0.0),
+            hybrid_session_weight=reader.number("MEMORY_HYBRID_SESSION_WEIGHT", 0.4, minimum=0.0),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
             ),

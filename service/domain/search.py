@@ -42,7 +42,7 @@ class HybridSettings:
     keyword_weight: float = 0.35  # most a keyword match adds to a cosine similarity
     candidates: int = 50  # taken from each ranking before fusing
     date_weight: float = 0.3  # added to memories told on a date the query names
-    session_weight: float = 0.2  # times the best score of a candidate told alongside
+    session_weight: float = 0.4  # share of the way to the best score told alongside
     bm25: Bm25Parameters = field(default_factory=Bm25Parameters)
 
 

@@ -85,9 +85,23 @@ def test_memories_told_alongside_a_strong_hit_rise_with_it() -> None:
         "a loose match from another day",
         "the detail told beside it",
     ]
-    # 0.40 + 0.1 * 0.80 = 0.48 > 0.45 + 0.1 * 0 ; the strong hit gains 0.1 * 0.40 and stays first
-    assert texts(score_fusion(hits, [], [], 0.35, 3, session_weight=0.1)) == [
+    # 0.40 + 0.2 * (0.80 - 0.40) = 0.48 > 0.45, alone in its session; the best stays at 0.80
+    assert texts(score_fusion(hits, [], [], 0.35, 3, session_weight=0.2)) == [
         "the fact found",
         "the detail told beside it",
         "a loose match from another day",
+    ]
+
+
+def test_a_session_of_weaker_matches_does_not_overtake_a_better_one_from_elsewhere() -> None:
+    session = datetime(2023, 5, 3, 21, tzinfo=UTC)
+    first = told("a fair match", 0.60, session)
+    second = told("another fair match", 0.58, session + timedelta(minutes=5))
+    better = told("the better match from another day", 0.65, datetime(2023, 1, 1, tzinfo=UTC))
+
+    # The session's best keeps 0.60; its other member rises to 0.58 + 0.4 * 0.02.
+    assert texts(score_fusion([first, second, better], [], [], 0.35, 3, session_weight=0.4)) == [
+        "the better match from another day",
+        "a fair match",
+        "another fair match",
     ]
