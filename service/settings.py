@@ -86,9 +86,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     ),
     "MEMORY_HYBRID_SESSION_WEIGHT": (
         "0.4",
-        "Hybrid search raises a memory's score this share of the way to the best score of a "
-        "candidate told in the same conversation (memories told less than 30 minutes apart); "
-        "0 turns it off.",
+        "Hybrid search raises a memory's score this share (0 to 1) of the way to the best score "
+        "of a candidate told in the same conversation (memories told less than 30 minutes "
+        "apart); 0 turns it off.",
     ),
     "MEMORY_NEAR_DUPLICATE_SIMILARITY": (
         "0.95",
@@ -262,7 +262,9 @@ class Settings:
             hybrid_bm25_b=reader.number("MEMORY_HYBRID_BM25_B", 0.3, minimum=0.0),
             hybrid_candidates=reader.integer("MEMORY_HYBRID_CANDIDATES", 50, minimum=1),
             hybrid_date_weight=reader.number("MEMORY_HYBRID_DATE_WEIGHT", 0.3, minimum=0.0),
-            hybrid_session_weight=reader.number("MEMORY_HYBRID_SESSION_WEIGHT", 0.4, minimum=0.0),
+            hybrid_session_weight=reader.number(
+                "MEMORY_HYBRID_SESSION_WEIGHT", 0.4, minimum=0.0, maximum=1.0
+            ),
             near_duplicate_similarity=reader.number(
                 "MEMORY_NEAR_DUPLICATE_SIMILARITY", 0.95, minimum=0.0
             ),
@@ -311,7 +313,9 @@ class _EnvReader:
             raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def number(self, name: str, default: float, *, minimum: float) -> float:
+    def number(
+        self, name: str, default: float, *, minimum: float, maximum: float = float("inf")
+    ) -> float:
         raw = self._env.get(name, "").strip()
         if not raw:
             return default
@@ -321,4 +325,6 @@ class _EnvReader:
             raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
         if value < minimum:
             raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise ConfigurationError(f"{name} must be at most {maximum}, got {value}")
         return value

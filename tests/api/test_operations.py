@@ -16,7 +16,7 @@ import pytest
 
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
-from service.errors import IncompatibleDatabase
+from service.errors import ConfigurationError, IncompatibleDatabase
 from service.settings import SETTINGS_DOC, Settings
 from service.storage.model_registry import ensure_embedding_model
 from tests.conftest import LiveServer, add_text, create_api_key, start_server
@@ -157,6 +157,14 @@ def test_invalid_setting_fails_fast_with_one_line() -> None:
     assert (
         result.stderr.strip() == "memory-service: MEMORY_DB_POOL_MAX must be an integer, got 'lots'"
     )
+
+
+def test_a_share_beyond_one_is_refused_with_its_range() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({"MEMORY_HYBRID_SESSION_WEIGHT": "1.5"})
+
+    assert str(refused.value) == "MEMORY_HYBRID_SESSION_WEIGHT must be at most 1.0, got 1.5"
+    assert Settings.from_env({"MEMORY_HYBRID_SESSION_WEIGHT": "1"}).hybrid_session_weight == 1.0
 
 
 def test_every_setting_is_in_the_readme_table_with_its_default() -> None:
