@@ -54,7 +54,8 @@ async def store_unless_held(
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
         outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
     added = [outcome.memory for outcome in outcomes if outcome.event == "ADD"]
-    await history_store.insert_added(connection, tenant_id, added, actor)
+    if added:
+        await history_store.insert_added(connection, tenant_id, added, actor)
     return outcomes
 
 
@@ -187,12 +188,7 @@ class MemoryService:
             if nearest and nearest[0].score >= self._near_duplicate_similarity:
                 outcomes.append(AddOutcome(nearest[0].memory, "NONE"))
                 continue
-            memory, inserted = await store.insert_memory_unless_duplicate(
-                connection, tenant_id, new
-            )
-            if inserted:
-                await history_store.insert_added(connection, tenant_id, [memory], CLIENT_ACTOR)
-            outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
+            outcomes += await store_unless_held(connection, tenant_id, [new], CLIENT_ACTOR)
         return outcomes
 
     async def get(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:
