@@ -43,7 +43,7 @@ from service.models import Bm25Parameters
 from service.settings import Settings
 from service.storage.database import ALL_TENANTS, Database
 from service.storage.migrations import ensure_schema_is_current
-from service.storage.model_registry import ensure_embedding_model
+from service.storage.model_registry import ensure_vector_space
 
 
 def build_ingest_jobs(
@@ -126,7 +126,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
         await database.open()
         async with database.connection(ALL_TENANTS) as connection:
-            await ensure_embedding_model(connection, embedder.model_name, embedder.dimensions)
+            await ensure_vector_space(connection, embedder.vector_space)
         await embedder.start()
         if settings.uses_embedded_postgres:
             await api_keys.ensure_development_key(settings.dev_api_key_file)

@@ -61,6 +61,8 @@ def _loaded_embedder(settings: Settings) -> Embedder:
         settings.embedding_batch_size,
         backend=settings.embedding_backend,
         cache_dir=settings.model_cache_dir,
+        query_prompt=settings.embedding_query_prompt,
+        document_prompt=settings.embedding_document_prompt,
     )
     embedder.load()
     return embedder

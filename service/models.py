@@ -21,6 +21,23 @@ FeedbackValue = Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"]
 
 
 @dataclass(frozen=True, slots=True)
+class VectorSpace:
+    """What makes two stored vectors comparable: the same model, at the same precision, fed
+    documents behind the same prompt. Vectors from two spaces must not share a column."""
+
+    model: str
+    dimensions: int
+    weights: Literal["float", "int8"] = "float"
+    document_prompt: str = ""
+
+    def describe(self) -> str:
+        prompt = f", document prompt {self.document_prompt!r}" if self.document_prompt else ""
+        return (
+            f"model {self.model!r} ({self.dimensions} dimensions, {self.weights} weights{prompt})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """Who a memory is about. A query scope matches every memory sharing its given ids."""
 

@@ -45,9 +45,19 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "MEMORY_EMBEDDING_BATCH_SIZE": ("64", "Most texts embedded in one forward pass."),
     "MEMORY_EMBEDDING_BACKEND": (
         "onnx",
-        "onnx (onnxruntime, ~2.5x faster on CPU; mean-pooled models), onnx-int8 (its weights "
-        "quantised to int8: ~1.5x faster again, vectors at cosine >= 0.97 to onnx's; do not switch "
-        "a database already embedded with another backend) or torch (any model).",
+        "onnx (onnxruntime, ~2.5x faster on CPU; mean- or CLS-pooled models), onnx-int8 (its "
+        "weights quantised to int8: ~1.5x faster again, vectors at cosine >= 0.97 to onnx's; the "
+        "database records it) or torch (any model).",
+    ),
+    "MEMORY_EMBEDDING_QUERY_PROMPT": (
+        "the model's own",
+        "Text put before every search query (e5: 'query: '). Unset: the model's saved 'query' "
+        "prompt, if any; set: exactly this text (empty: none).",
+    ),
+    "MEMORY_EMBEDDING_DOCUMENT_PROMPT": (
+        "the model's own",
+        "Text put before every stored text (e5: 'passage: '). Unset: the model's saved "
+        "document/passage prompt, if any. The database records it.",
     ),
     "MEMORY_MODEL_CACHE_DIR": (
         "MEMORY_DATA_DIR/models",
@@ -165,6 +175,9 @@ class Settings:
     migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     embedding_batch_size: int = 64
     embedding_backend: EmbeddingBackend = "onnx"
+    # None: the model's own prompt (see Embedder).
+    embedding_query_prompt: str | None = None
+    embedding_document_prompt: str | None = None
     model_cache_dir: Path = field(default_factory=default_model_cache_dir)
     db_pool_min: int = 1
     db_pool_max: int = 10
@@ -245,6 +258,8 @@ class Settings:
             ).expanduser(),
             embedding_batch_size=reader.integer("MEMORY_EMBEDDING_BATCH_SIZE", 64, minimum=1),
             embedding_backend=embedding_backend,  # type: ignore[arg-type]  # checked above
+            embedding_query_prompt=reader.verbatim("MEMORY_EMBEDDING_QUERY_PROMPT"),
+            embedding_document_prompt=reader.verbatim("MEMORY_EMBEDDING_DOCUMENT_PROMPT"),
             model_cache_dir=Path(
                 reader.text("MEMORY_MODEL_CACHE_DIR", str(data_dir / "models"))
             ).expanduser(),
@@ -300,6 +315,10 @@ class _EnvReader:
     def text(self, name: str, default: str) -> str:
         value = self._env.get(name, "").strip()
         return value or default
+
+    def verbatim(self, name: str) -> str | None:
+        """The value exactly as set, spaces and emptiness included (prompts end in a space)."""
+        return self._env.get(name)
 
     def integer(self, name: str, default: int, *, minimum: int) -> int:
         raw = self._env.get(name, "").strip()

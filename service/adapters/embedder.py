@@ -5,6 +5,9 @@ The model runs on onnxruntime by default (see ``sentence_encoders``), or on torc
 Requests that arrive while a forward pass runs wait in a queue and share the next pass, so
 under concurrency the model sees a few large batches instead of many single sentences, and
 a lone request pays no waiting window.
+
+Models trained with prompts (e5's "query: " / "passage: ", bge's search instruction) see
+them here: searches are embedded as queries, everything stored as documents.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ import structlog
 
 from service import metrics
 from service.adapters.sentence_encoders import SentenceEncoder, load_encoder
+from service.models import VectorSpace
 from service.settings import DEFAULT_EMBEDDING_MODEL, EmbeddingBackend, default_model_cache_dir
 
 log = structlog.get_logger(__name__)
 
 Vector = npt.NDArray[np.float32]
+# Names sentence-transformers gives a model's document prompt, in the order it looks for them.
+DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 
 
 @dataclass(slots=True)
@@ -64,10 +70,17 @@ class Embedder:
         *,
         backend: EmbeddingBackend = "onnx",
         cache_dir: Path | None = None,
+        query_prompt: str | None = None,
+        document_prompt: str | None = None,
     ) -> None:
+        """``query_prompt`` / ``document_prompt``: None takes the model's own (if any)."""
         self.model_name = model_name
         self.max_batch_size = max_batch_size
         self.backend = backend
+        self._prompts_asked = (query_prompt, document_prompt)
+        # The prompts in use, known once the model is loaded.
+        self.query_prompt = ""
+        self.document_prompt = ""
         self._cache_dir = cache_dir or default_model_cache_dir()
         self.stats = EmbedderStats()
         self._model: SentenceEncoder | None = None
@@ -80,6 +93,7 @@ class Embedder:
         """A second batcher (for another event loop) over the same loaded weights."""
         twin = cls(other.model_name, other.max_batch_size, backend=other.backend)
         twin._model, twin.stats = other._model, other.stats
+        twin.query_prompt, twin.document_prompt = other.query_prompt, other.document_prompt
         return twin
 
     @property
@@ -92,6 +106,15 @@ class Embedder:
     def is_loaded(self) -> bool:
         return self._model is not None
 
+    @property
+    def vector_space(self) -> VectorSpace:
+        return VectorSpace(
+            self.model_name,
+            self.dimensions,
+            "int8" if self.backend == "onnx-int8" else "float",
+            self.document_prompt,
+        )
+
     def load(self) -> None:
         """Load the model (blocking, seconds); call once before serving."""
         if self._model is not None:
@@ -100,12 +123,21 @@ class Embedder:
         self._model = load_encoder(
             self.backend, resolve_model_path(self.model_name), self._cache_dir
         )
+        query_prompt, document_prompt = self._prompts_asked
+        saved = self._model.prompts
+        documents = [saved[name] for name in DOCUMENT_PROMPT_NAMES if name in saved]
+        self.query_prompt = saved.get("query", "") if query_prompt is None else query_prompt
+        self.document_prompt = (
+            (documents or [""])[0] if document_prompt is None else document_prompt
+        )
         self._encode(["warm-up"])  # the first pass allocates; keep that off a user's request
         log.info(
             "embedder.loaded",
             model=self.model_name,
             backend=self.backend,
             dimensions=self._model.dimensions,
+            query_prompt=self.query_prompt,
+            document_prompt=self.document_prompt,
             seconds=round(time.perf_counter() - started, 2),
         )
 
@@ -127,7 +159,15 @@ class Embedder:
             self._executor = None
 
     async def embed(self, texts: list[str]) -> list[Vector]:
-        """Embed ``texts`` in order; concurrent callers share forward passes."""
+        """Embed texts to be stored (documents), in order."""
+        return await self._embed([self.document_prompt + text for text in texts])
+
+    async def embed_query(self, text: str) -> Vector:
+        """Embed a search: compared with documents, never stored."""
+        return (await self._embed([self.query_prompt + text]))[0]
+
+    async def _embed(self, texts: list[str]) -> list[Vector]:
+        # Concurrent callers share forward passes.
         if not texts:
             return []
         if self._queue is None:
@@ -135,9 +175,6 @@ class Embedder:
         future: asyncio.Future[list[Vector]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Request(texts, future))
         return await future
-
-    async def embed_one(self, text: str) -> Vector:
-        return (await self.embed([text]))[0]
 
     async def _run(self) -> None:
         assert self._queue is not None  # noqa: S101  # set together with the task

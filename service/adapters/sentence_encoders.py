@@ -21,8 +21,10 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -35,21 +37,60 @@ log = structlog.get_logger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 
-# The module layout the ONNX path reproduces: transformer, mean pooling, L2 normalisation.
-_MEAN_POOLED_LAYOUT = [
-    "sentence_transformers.models.Transformer",
-    "sentence_transformers.models.Pooling",
-    "sentence_transformers.models.Normalize",
-]
+# The module layout the ONNX path reproduces: a transformer, pooling, then (optionally, the
+# vectors are normalised anyway) L2 normalisation. Named by class, as sentence-transformers 2-5
+# ("sentence_transformers.models.Pooling") and 6 (".sentence_transformer.modules.pooling.
+# Pooling") write different module paths for the same layers.
+_LAYOUTS = (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Pooling flags of sentence-transformers before 6; version 6 writes "pooling_mode": "mean".
+_POOLING_FLAGS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+Pooling = Literal["mean", "cls"]
 
 
 class SentenceEncoder(Protocol):
     dimensions: int
+    # Texts a model was trained to see before a query or a document ("query: ", ...), by
+    # sentence-transformers prompt name; empty when the model has none.
+    prompts: Mapping[str, str]
 
     def encode(self, texts: list[str], batch_size: int) -> Vectors:
         """Unit-length vectors of ``texts``, in order."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLayout:
+    """What the ONNX path needs to know about a local sentence-transformers model directory."""
+
+    pooling: Pooling
+    max_length: int
+    dimensions: int
+    prompts: Mapping[str, str]
+
+    @classmethod
+    def read(cls, directory: Path) -> ModelLayout:
+        modules = _read_json(directory / "modules.json")
+        classes = [module["type"].rsplit(".", 1)[-1] for module in modules]
+        if classes not in _LAYOUTS:
+            raise ConfigurationError(
+                f"the ONNX backend runs a transformer followed by pooling; {directory} is laid "
+                f"out as {classes}: set MEMORY_EMBEDDING_BACKEND=torch for this model"
+            )
+        config = _read_json(directory / "config.json")
+        return cls(
+            pooling=_pooling(directory, _read_json(directory / modules[1]["path"] / "config.json")),
+            max_length=_max_length(directory, config),
+            dimensions=int(config["hidden_size"]),
+            prompts=_saved_prompts(directory),
+        )
 
 
 def load_sentence_transformer(model_path: str) -> Any:
@@ -72,6 +113,7 @@ class TorchSentenceEncoder:
         if not isinstance(dimensions, int):
             raise ConfigurationError(f"model {model_path!r} does not report its dimension")
         self.dimensions = dimensions
+        self.prompts: Mapping[str, str] = dict(self._model.prompts)
 
     def encode(self, texts: list[str], batch_size: int) -> Vectors:
         vectors = self._model.encode(
@@ -85,18 +127,19 @@ class TorchSentenceEncoder:
 
 
 class OnnxSentenceEncoder:
-    """A mean-pooled, normalised sentence-transformers model, run by onnxruntime."""
+    """A mean- or CLS-pooled sentence-transformers model, run by onnxruntime."""
 
     def __init__(self, model_path: str, cache_dir: Path, *, int8: bool = False) -> None:
         import onnxruntime  # noqa: PLC0415  # heavy import, only for this backend
         from tokenizers import Tokenizer  # noqa: PLC0415
 
         directory = Path(model_path)
-        _check_mean_pooled(directory)
-        max_length = int(_read_json(directory / "sentence_bert_config.json")["max_seq_length"])
-        self.dimensions = int(_read_json(directory / "config.json")["hidden_size"])
+        layout = ModelLayout.read(directory)
+        self.dimensions = layout.dimensions
+        self.prompts = layout.prompts
+        self._pooling = layout.pooling
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_truncation(layout.max_length)
         self._tokenizer.enable_padding()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # warnings about unused initialisers are noise
@@ -129,8 +172,13 @@ class OnnxSentenceEncoder:
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
         inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         token_vectors: Vectors = self._session.run(None, inputs)[0]
-        weights = mask[..., np.newaxis].astype(np.float32)
-        pooled = (token_vectors * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        if self._pooling == "cls":
+            pooled = token_vectors[:, 0]
+        else:
+            weights = mask[..., np.newaxis].astype(np.float32)
+            pooled = (token_vectors * weights).sum(axis=1) / np.clip(
+                weights.sum(axis=1), 1e-9, None
+            )
         norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         unit_vectors: Vectors = (pooled / norms).astype(np.float32)
         return unit_vectors
@@ -215,15 +263,38 @@ def _export(model_dir: Path, target: Path) -> None:
         )
 
 
-def _check_mean_pooled(model_dir: Path) -> None:
-    modules = _read_json(model_dir / "modules.json")
-    layout = [module["type"] for module in modules]
-    pooling = _read_json(model_dir / "1_Pooling" / "config.json") if len(modules) > 1 else {}
-    if layout != _MEAN_POOLED_LAYOUT or not pooling.get("pooling_mode_mean_tokens"):
+def _pooling(directory: Path, config: dict[str, Any]) -> Pooling:
+    modes = config.get("pooling_mode")
+    if modes is None:
+        modes = [mode for flag, mode in _POOLING_FLAGS.items() if config.get(flag)]
+    elif isinstance(modes, str):
+        modes = [modes]
+    if modes == ["mean"] and config.get("include_prompt", True) is False:
+        modes = ["mean without the prompt's tokens"]
+    if modes not in (["mean"], ["cls"]):
         raise ConfigurationError(
-            f"the ONNX backend runs mean-pooled, normalised models; {model_dir} is laid out "
-            f"as {layout}: set MEMORY_EMBEDDING_BACKEND=torch for this model"
+            f"the ONNX backend pools by mean or by the CLS token; {directory} pools by "
+            f"{' + '.join(map(str, modes)) or 'nothing'}: set MEMORY_EMBEDDING_BACKEND=torch "
+            "for this model"
         )
+    return "cls" if modes == ["cls"] else "mean"
+
+
+def _max_length(directory: Path, config: dict[str, Any]) -> int:
+    """Where sentence-transformers keeps the window: its own config before version 6, the
+    tokenizer's config since; the model's position table bounds both."""
+    positions = int(config.get("max_position_embeddings", 512))
+    sentence_config = directory / "sentence_bert_config.json"
+    saved = _read_json(sentence_config).get("max_seq_length") if sentence_config.exists() else None
+    if saved is None and (directory / "tokenizer_config.json").exists():
+        saved = _read_json(directory / "tokenizer_config.json").get("model_max_length")
+    return min(int(saved), positions) if isinstance(saved, int) else positions
+
+
+def _saved_prompts(directory: Path) -> dict[str, str]:
+    path = directory / "config_sentence_transformers.json"
+    prompts = _read_json(path).get("prompts") if path.exists() else None
+    return {str(name): str(text) for name, text in (prompts or {}).items()}
 
 
 def _read_json(path: Path) -> Any:

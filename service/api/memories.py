@@ -171,8 +171,9 @@ class MemoriesController(Controller):
             200: ResponseSpec(
                 str,
                 media_type=NDJSON,
-                description="A header line (format, embedding model, dimensions), then one "
-                "line per memory with its text, scope, metadata, times and vector.",
+                description="A header line (format, embedding model, dimensions, weights' "
+                "precision, document prompt), then one line per memory with its text, scope, "
+                "metadata, times and vector.",
                 generate_examples=False,
             ),
             **problem_responses(400, 401, 422, 503),
@@ -203,8 +204,9 @@ class MemoriesController(Controller):
         self, request: Request[Any, Any, Any], tenant: Tenant, transfer: TransferService
     ) -> ImportResponse:
         """All lines or none (one transaction). Vectors are reused when the export names this
-        service's embedding model, computed again otherwise; texts a scope already holds are
-        skipped; creation times are kept. Up to 64 MiB."""
+        service's vector space (embedding model, weights' precision, document prompt), computed
+        again otherwise; texts a scope already holds are skipped; creation times are kept. Up
+        to 64 MiB."""
         # Read raw: Litestar would parse a declared body as JSON (see openapi.RAW_BODIES).
         outcome = await transfer.import_lines(tenant.id, await request.body())
         return ImportResponse(

@@ -375,6 +375,7 @@ class ImportResponse(msgspec.Struct):
         bool,
         msgspec.Meta(
             description="Whether the texts were embedded again (the export came from another "
-            "embedding model) instead of reusing the exported vectors."
+            "vector space: model, weights' precision or document prompt) instead of reusing the "
+            "exported vectors."
         ),
     ]

@@ -84,7 +84,7 @@ class SearchService:
         )
         # What the query asks about, without the dates it names (matched on created_at).
         topic = without_dates(query) if dates_named else query
-        vector = await self._embedder.embed_one(topic or query)
+        vector = await self._embedder.embed_query(topic or query)
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
         # No transaction: reads only, and BEGIN and COMMIT would be two more round trips.

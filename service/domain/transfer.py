@@ -1,10 +1,11 @@
 """Moving a scope's memories out and in as JSON Lines.
 
-An export starts with a header naming the embedding model and its dimensions, then one line
-per memory with its vector. An import reuses the vectors when they come from the model this
-service runs, and embeds the texts again otherwise (vectors of two models are not
-comparable). Imports keep each memory's original creation time and skip texts the scope
-already holds; they are one transaction: a bad line imports nothing.
+An export starts with a header naming the vector space (embedding model, dimensions, weights'
+precision, document prompt), then one line per memory with its vector. An import reuses the
+vectors when they are in the space this service runs, and embeds the texts again otherwise
+(vectors of two spaces are not comparable). Imports keep each memory's original creation
+time and skip texts the scope already holds; they are one transaction: a bad line imports
+nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from service.adapters.embedder import Embedder
 from service.domain.memories import check_memory_text, content_hash, store_unless_held
 from service.errors import InvalidRequest
-from service.models import Memory, NewMemory, PageCursor, Scope, Vector
+from service.models import Memory, NewMemory, PageCursor, Scope, Vector, VectorSpace
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -35,7 +36,16 @@ class ExportHeader(msgspec.Struct, forbid_unknown_fields=True):
     embedding_model: str
     dimensions: int
     exported_at: datetime
+    # Exports made before these were written came from float weights and no prompt.
+    weights: Literal["float", "int8"] = "float"
+    document_prompt: str = ""
     type: str = "header"
+
+    @property
+    def vector_space(self) -> VectorSpace:
+        return VectorSpace(
+            self.embedding_model, self.dimensions, self.weights, self.document_prompt
+        )
 
 
 class ExportedMemory(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,8 +87,14 @@ class TransferService:
     async def _lines(
         self, tenant_id: uuid.UUID, scope: Scope, batch: list[tuple[Memory, Vector]]
     ) -> AsyncIterator[bytes]:
+        space = self._embedder.vector_space
         header = ExportHeader(
-            FORMAT, self._embedder.model_name, self._embedder.dimensions, datetime.now(UTC)
+            FORMAT,
+            space.model,
+            space.dimensions,
+            datetime.now(UTC),
+            space.weights,
+            space.document_prompt,
         )
         yield self._encoder.encode(header) + b"\n"
         while True:
@@ -99,10 +115,8 @@ class TransferService:
         header, lines = self._parse(body)
         now = datetime.now(UTC)
         items = [item for item in lines if not _expired(item, now)]
-        reuse = (
-            header.embedding_model == self._embedder.model_name
-            and header.dimensions == self._embedder.dimensions
-            and all(item.embedding is not None for item in items)
+        reuse = header.vector_space == self._embedder.vector_space and all(
+            item.embedding is not None for item in items
         )
         if reuse:
             vectors = [np.asarray(item.embedding, dtype=np.float32) for item in items]

@@ -29,9 +29,12 @@ def _alembic_config(dsn: str, embedding_dimensions: int, migrations_dir: Path) -
     return config
 
 
-def apply_migrations(dsn: str, embedding_dimensions: int, migrations_dir: Path) -> None:
-    """Bring the schema to the newest revision (blocking; safe to run from many replicas)."""
-    command.upgrade(_alembic_config(dsn, embedding_dimensions, migrations_dir), "head")
+def apply_migrations(
+    dsn: str, embedding_dimensions: int, migrations_dir: Path, revision: str = "head"
+) -> None:
+    """Bring the schema to the newest (or the given) revision (blocking; safe to run from many
+    replicas)."""
+    command.upgrade(_alembic_config(dsn, embedding_dimensions, migrations_dir), revision)
 
 
 def head_revision(migrations_dir: Path) -> str:

@@ -1,7 +1,14 @@
-"""The ONNX backend against torch, on the real model: same vectors, one export, clear refusals."""
+"""The ONNX backend against torch, on the real model: same vectors, one export, clear refusals.
+
+Models other than the default are checked on a small CLS-pooled BERT with random weights,
+saved by the installed sentence-transformers with e5-style prompts: its vectors mean nothing,
+but sentence-transformers' own encode_query / encode_document are the reference they must
+match.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -9,8 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.adapters.embedder import resolve_model_path
-from service.adapters.sentence_encoders import OnnxSentenceEncoder, TorchSentenceEncoder
+from service.adapters.embedder import Embedder, resolve_model_path
+from service.adapters.sentence_encoders import (
+    OnnxSentenceEncoder,
+    TorchSentenceEncoder,
+    load_sentence_transformer,
+)
 from service.errors import ConfigurationError
 from service.settings import DEFAULT_EMBEDDING_MODEL
 
@@ -26,6 +37,36 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def model_path() -> str:
     return resolve_model_path(DEFAULT_EMBEDDING_MODEL)
+
+
+@pytest.fixture(scope="module")
+def prompted_cls_model(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer BERT pooled by its CLS token, with a 64-token window and query/passage prompts,
+    in the layout sentence-transformers writes today (not the default model's older one)."""
+    import torch  # noqa: PLC0415
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+    from sentence_transformers.sentence_transformer.modules import (  # noqa: PLC0415
+        Normalize,
+        Pooling,
+        Transformer,
+    )
+    from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: PLC0415
+
+    root = tmp_path_factory.mktemp("prompted-cls")
+    torch.manual_seed(7)
+    # Weights drawn wide, so that different texts (and prompts) get clearly different vectors.
+    config = BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, initializer_range=1.0
+    )
+    BertModel(config).save_pretrained(root / "bert")
+    AutoTokenizer.from_pretrained(model_path).save_pretrained(root / "bert")
+    transformer = Transformer(str(root / "bert"), max_seq_length=64)
+    model = SentenceTransformer(
+        modules=[transformer, Pooling(32, pooling_mode="cls"), Normalize()],
+        prompts={"query": "query: ", "document": "passage: "},
+    )
+    model.save(str(root / "model"))
+    return str(root / "model")
 
 
 def test_onnx_vectors_match_torch(model_path: str, tmp_path: Path) -> None:
@@ -68,15 +109,58 @@ def test_the_export_is_made_once_and_reused(model_path: str, tmp_path: Path) -> 
     assert export.stat().st_mtime_ns == written
 
 
-def test_a_model_that_is_not_mean_pooled_is_refused_with_the_way_out(
+def test_a_cls_pooled_model_in_todays_layout_matches_torch_with_its_prompts(
+    prompted_cls_model: str, tmp_path: Path
+) -> None:
+    onnx = OnnxSentenceEncoder(prompted_cls_model, tmp_path)
+    torch = TorchSentenceEncoder(prompted_cls_model)
+
+    assert onnx.prompts == torch.prompts == {"query": "query: ", "document": "passage: "}
+    # The 600-word text passes the 64-token window: vectors agree only if both cut it there.
+    onnx_vectors, torch_vectors = onnx.encode(TEXTS, 3), torch.encode(TEXTS, 3)
+    assert onnx_vectors.shape == (len(TEXTS), 32)
+    assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.9999
+
+
+def test_searches_and_stored_texts_are_embedded_behind_the_models_prompts(
+    prompted_cls_model: str, tmp_path: Path
+) -> None:
+    reference = load_sentence_transformer(prompted_cls_model)
+    question, memory = "Where does Nora work?", "Nora is a nurse in Oslo"
+
+    async def embed(embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
+        embedder.load()
+        await embedder.start()
+        try:
+            return await embedder.embed_query(question), (await embedder.embed([memory]))[0]
+        finally:
+            await embedder.stop()
+
+    query, document = asyncio.run(embed(Embedder(prompted_cls_model, cache_dir=tmp_path)))
+    assert query @ reference.encode_query(question, normalize_embeddings=True) > 0.9999
+    assert document @ reference.encode_document(memory, normalize_embeddings=True) > 0.9999
+    assert query @ reference.encode(question, normalize_embeddings=True) < 0.999
+
+    # Set prompts replace the model's own; an empty one means none.
+    plain = Embedder(prompted_cls_model, cache_dir=tmp_path, query_prompt="", document_prompt="")
+    query, document = asyncio.run(embed(plain))
+    assert query @ reference.encode(question, normalize_embeddings=True) > 0.9999
+    assert plain.vector_space.document_prompt == ""
+
+
+def test_a_model_pooled_otherwise_is_refused_with_the_way_out(
     model_path: str, tmp_path: Path
 ) -> None:
-    model = tmp_path / "cls-pooled"
+    model = tmp_path / "max-pooled"
     shutil.copytree(model_path, model)
     pooling = model / "1_Pooling" / "config.json"
     config = json.loads(pooling.read_text())
-    pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False}))
+    pooling.write_text(
+        json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True})
+    )
 
-    with pytest.raises(ConfigurationError, match="MEMORY_EMBEDDING_BACKEND=torch"):
+    with pytest.raises(
+        ConfigurationError, match="pools by max: set MEMORY_EMBEDDING_BACKEND=torch"
+    ):
         OnnxSentenceEncoder(str(model), tmp_path / "cache")
     assert not (tmp_path / "cache").exists()

@@ -17,9 +17,11 @@ import pytest
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
 from service.errors import ConfigurationError, IncompatibleDatabase
+from service.models import VectorSpace
 from service.settings import SETTINGS_DOC, Settings
-from service.storage.model_registry import ensure_embedding_model
-from tests.conftest import LiveServer, add_text, create_api_key, start_server
+from service.storage.migrations import apply_migrations
+from service.storage.model_registry import ensure_vector_space
+from tests.conftest import LiveServer, add_text, create_api_key, run_sql, start_server
 
 
 def test_database_outage_answers_503_then_recovers_without_restart(
@@ -103,15 +105,71 @@ def test_starting_with_another_model_is_refused_with_instructions(migrated_dsn: 
     async def check() -> None:
         connection = await asyncpg.connect(migrated_dsn)
         try:
-            await ensure_embedding_model(connection, "all-MiniLM-L6-v2", 384)
+            await ensure_vector_space(connection, VectorSpace("all-MiniLM-L6-v2", 384))
             with pytest.raises(
                 IncompatibleDatabase, match="MEMORY_EMBEDDING_MODEL=all-MiniLM-L6-v2"
             ):
-                await ensure_embedding_model(connection, "BAAI/bge-small-en-v1.5", 384)
+                await ensure_vector_space(connection, VectorSpace("BAAI/bge-small-en-v1.5", 384))
         finally:
             await connection.close()
 
     asyncio.run(check())
+
+
+def test_another_precision_or_document_prompt_is_refused_and_names_the_setting(
+    own_postgres: tuple[Path, str],
+) -> None:
+    _, dsn = own_postgres
+    stored = VectorSpace("all-MiniLM-L6-v2", 384, "int8", "passage: ")
+
+    async def check() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await ensure_vector_space(connection, stored)
+            await ensure_vector_space(connection, stored)  # the same space starts again
+            with pytest.raises(IncompatibleDatabase) as refused:
+                await ensure_vector_space(connection, VectorSpace("all-MiniLM-L6-v2", 384))
+        finally:
+            await connection.close()
+        assert "MEMORY_EMBEDDING_BACKEND=onnx-int8" in str(refused.value)
+        assert "MEMORY_EMBEDDING_DOCUMENT_PROMPT='passage: '" in str(refused.value)
+        assert "MEMORY_EMBEDDING_MODEL" not in str(refused.value)
+
+    asyncio.run(check())
+
+
+def test_a_record_from_before_precisions_were_kept_takes_the_running_one(tmp_path: Path) -> None:
+    dsn = start_embedded_postgres(tmp_path / "pgdata")
+    migrations = Settings().migrations_dir
+    apply_migrations(dsn, 384, migrations, revision="0009")
+    int8 = VectorSpace("all-MiniLM-L6-v2", 384, "int8")
+
+    async def record_as_before() -> None:
+        # What the service wrote at its first start before revision 0010.
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "INSERT INTO embedding_model (name, dimensions) VALUES ($1, $2)",
+                int8.model,
+                int8.dimensions,
+            )
+        finally:
+            await connection.close()
+
+    async def start_twice() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await ensure_vector_space(connection, int8)
+            with pytest.raises(IncompatibleDatabase, match="MEMORY_EMBEDDING_BACKEND=onnx-int8"):
+                await ensure_vector_space(connection, VectorSpace("all-MiniLM-L6-v2", 384))
+        finally:
+            await connection.close()
+
+    asyncio.run(record_as_before())
+    apply_migrations(dsn, 384, migrations)
+    asyncio.run(start_twice())
+    [record] = run_sql(dsn, "SELECT weights, document_prompt FROM embedding_model")
+    assert dict(record) == {"weights": "int8", "document_prompt": ""}
 
 
 def test_serve_refuses_an_unmigrated_external_database(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Export a scope as JSON Lines and import it elsewhere: same memories, vectors reused only
-when they come from the same embedding model."""
+when they come from the same vector space (model, weights' precision, document prompt)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
+import pytest
 
 from tests.conftest import LiveServer, add_text, run_sql
 
@@ -48,6 +49,7 @@ def test_a_scope_moves_to_another_tenant_with_its_vectors(
     header, memories = records[0], records[1:]
     assert header["format"] == "memory-service.export/1"
     assert (header["embedding_model"], header["dimensions"]) == ("all-MiniLM-L6-v2", 384)
+    assert (header["weights"], header["document_prompt"]) == ("float", "")
     assert sorted(m["text"] for m in memories) == [
         "Nora is a nurse in Oslo",
         "Nora's son is called Emil",
@@ -72,18 +74,28 @@ def test_a_scope_moves_to_another_tenant_with_its_vectors(
     assert hits.json()["results"][0]["memory"]["text"] == "Nora is a nurse in Oslo"
 
 
-def test_vectors_of_another_model_are_computed_again(
-    live_server: LiveServer, other_client: httpx.Client
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"embedding_model": "some-other-model", "dimensions": 3},
+        {"embedding_model": "all-MiniLM-L6-v2", "dimensions": 384, "weights": "int8"},
+        {"embedding_model": "all-MiniLM-L6-v2", "dimensions": 384, "document_prompt": "passage: "},
+    ],
+    ids=["another model", "int8 weights", "a document prompt"],
+)
+def test_vectors_of_another_vector_space_are_computed_again(
+    live_server: LiveServer, other_client: httpx.Client, space: dict[str, object]
 ) -> None:
     header = {
         "type": "header",
         "format": "memory-service.export/1",
-        "embedding_model": "some-other-model",
-        "dimensions": 3,
         "exported_at": datetime.now(UTC).isoformat(),
+        **space,
     }
     text = f"Imported from elsewhere {uuid.uuid4().hex}"
-    record = {"type": "memory", "text": text, "user_id": "elsewhere", "embedding": [1.0, 0.0, 0.0]}
+    dimensions = int(str(space["dimensions"]))
+    embedding = [1.0] + [0.0] * (dimensions - 1)
+    record = {"type": "memory", "text": text, "user_id": "elsewhere", "embedding": embedding}
     response = other_client.post(
         "/v1/memories/import", content=_lines([header, record]), headers=NDJSON
     )
