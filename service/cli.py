@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import structlog
 import yaml
 
@@ -27,6 +28,7 @@ from service.logging import configure_logging
 from service.settings import SETTINGS_DOC, Settings
 from service.storage.database import Database, check_pgvector_installed
 from service.storage.migrations import apply_migrations, ensure_schema_is_current
+from service.storage.model_registry import ensure_vector_space
 
 log = structlog.get_logger("service.cli")
 
@@ -79,6 +81,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         # Locally there is one process: migrate in place. In production `migrate` runs once
         # (a Kubernetes Job) so that replicas never race each other.
         apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
+    # Refused here, a wrong schema or model is one line on stderr, not a lifespan traceback.
+    asyncio.run(_check_database(settings, dsn, embedder))
     log.info(
         "server.starting",
         host=args.host,
@@ -104,6 +108,17 @@ def _exit_normally(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+async def _check_database(settings: Settings, dsn: str, embedder: Embedder) -> None:
+    """Refuse a schema this release does not know, or stored vectors of another vector space
+    (model, precision, document prompt): anything embedded here would not compare with them."""
+    await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
+    connection = await asyncpg.connect(dsn, timeout=settings.db_timeout_s)
+    try:
+        await ensure_vector_space(connection, embedder.vector_space)
+    finally:
+        await connection.close()
+
+
 def worker(settings: Settings, args: argparse.Namespace) -> None:
     from service.app import build_ingest_jobs  # noqa: PLC0415  # heavy; keep other commands fast
 
@@ -113,7 +128,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> None:
     embedder = _loaded_embedder(settings)
 
     async def run() -> None:
-        await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
+        await _check_database(settings, dsn, embedder)
         database = Database(
             dsn, min_size=1, max_size=args.concurrency + 1, timeout_s=settings.db_timeout_s
         )

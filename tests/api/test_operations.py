@@ -186,6 +186,41 @@ def test_serve_refuses_an_unmigrated_external_database(tmp_path: Path) -> None:
     assert "run `memory-service migrate`" in result.stderr
 
 
+def test_serve_refuses_vectors_of_another_space_in_one_line(
+    own_postgres: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, dsn = own_postgres
+
+    async def start_once_with_a_document_prompt() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await ensure_vector_space(
+                connection, VectorSpace("all-MiniLM-L6-v2", 384, "float", "passage: ")
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(start_once_with_a_document_prompt())
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "serve", "--port", "0"],
+        env={
+            "DATABASE_URL": dsn,
+            "PATH": "/usr/bin:/bin",
+            "MEMORY_LOG_FORMAT": "json",
+            "MEMORY_MODEL_CACHE_DIR": str(tmp_path / "models"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    line = result.stderr.splitlines()[-1]  # after the JSON log lines
+    assert line.startswith("memory-service: this database holds embeddings of model")
+    assert "Start with MEMORY_EMBEDDING_DOCUMENT_PROMPT='passage: '" in line
+
+
 @pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["keys"]])
 def test_help_says_what_each_command_does_and_its_environment(command: list[str]) -> None:
     result = subprocess.run(
