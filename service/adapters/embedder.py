@@ -77,7 +77,7 @@ class Embedder:
         self.model_name = model_name
         self.max_batch_size = max_batch_size
         self.backend = backend
-        self._prompts_asked = (query_prompt, document_prompt)
+        self._configured_prompts = (query_prompt, document_prompt)
         # The prompts in use, known once the model is loaded.
         self.query_prompt = ""
         self.document_prompt = ""
@@ -123,7 +123,7 @@ class Embedder:
         self._model = load_encoder(
             self.backend, resolve_model_path(self.model_name), self._cache_dir
         )
-        query_prompt, document_prompt = self._prompts_asked
+        query_prompt, document_prompt = self._configured_prompts
         saved = self._model.prompts
         documents = [saved[name] for name in DOCUMENT_PROMPT_NAMES if name in saved]
         self.query_prompt = saved.get("query", "") if query_prompt is None else query_prompt

@@ -89,12 +89,12 @@ class TransferService:
     ) -> AsyncIterator[bytes]:
         space = self._embedder.vector_space
         header = ExportHeader(
-            FORMAT,
-            space.model,
-            space.dimensions,
-            datetime.now(UTC),
-            space.weights,
-            space.document_prompt,
+            format=FORMAT,
+            embedding_model=space.model,
+            dimensions=space.dimensions,
+            exported_at=datetime.now(UTC),
+            weights=space.weights,
+            document_prompt=space.document_prompt,
         )
         yield self._encoder.encode(header) + b"\n"
         while True:
