@@ -33,6 +33,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 from pgvector.asyncpg import register_vector
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import mem0_peer
 from benchmarks.harness import (
@@ -173,6 +174,33 @@ class QueryTexts:
             return question(self._rng, self._next)
 
 
+def search_phase_totals(http: httpx.Client) -> dict[str, tuple[float, float]]:
+    """Seconds and count of each search phase so far, from the service's /metrics."""
+    totals: dict[str, tuple[float, float]] = {}
+    for family in text_string_to_metric_families(http.get("/metrics").text):
+        if family.name != "memory_search_phase_duration_seconds":
+            continue
+        for sample in family.samples:
+            phase = sample.labels["phase"]
+            seconds, count = totals.get(phase, (0.0, 0.0))
+            if sample.name.endswith("_sum"):
+                totals[phase] = (sample.value, count)
+            elif sample.name.endswith("_count"):
+                totals[phase] = (seconds, sample.value)
+    return totals
+
+
+def phase_means_ms(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    means = {}
+    for phase, (seconds, count) in after.items():
+        earlier_seconds, earlier_count = before.get(phase, (0.0, 0.0))
+        if count > earlier_count:
+            means[phase] = round((seconds - earlier_seconds) / (count - earlier_count) * 1000, 2)
+    return means
+
+
 def search_body(text: str, rng: random.Random, users: int) -> dict[str, Any]:
     return {"query": text, "user_id": user_of(rng.randrange(users), users), "limit": 10}
 
@@ -191,6 +219,7 @@ def measure_ours(
         http.post("/v1/search", json=search_body(queries.take(), rng, users))
     single: list[float] = []
     returned = 0
+    phases_before = search_phase_totals(http)
     for _ in range(searches):
         body = search_body(queries.take(), rng, users)
         started = time.perf_counter()
@@ -198,10 +227,12 @@ def measure_ours(
         single.append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
         returned += len(response.json()["results"])
+    phases = phase_means_ms(phases_before, search_phase_totals(http))
     concurrent, throughput = concurrent_searches(service, queries, users, concurrent_total, clients)
     single_adds, batch_adds = measure_adds(http, users)
     return {
         "search_1_client": latency_summary(single),
+        "search_1_client_phases_mean_ms": phases,
         "results_per_search": round(returned / searches, 2),
         f"search_{clients}_clients": {**latency_summary(concurrent), "per_s": throughput},
         "add_single_per_s": single_adds,
@@ -361,6 +392,11 @@ def print_tables(results: dict[str, Any], clients: int) -> None:
             ratio = one["p50_ms"] / peer["search_1_client"]["p50_ms"]
             adds = row["add_single_per_s"] / peer["add_single_per_s"]
             print(f"{'':>9} | ratio | p50 ours/theirs {ratio:.2f}, add/s ours/theirs {adds:.2f}")
+    for size, row in ours.items():
+        phases = ", ".join(
+            f"{name} {ms}" for name, ms in row["search_1_client_phases_mean_ms"].items()
+        )
+        print(f"search at {size}, 1 client, mean ms inside the service: {phases}")
     print(f"peak RSS of the service: {results['peak_rss_mb']} MB")
     print("results: mean results per search of 10 asked (Mem0 filters its HNSW hits by user)")
 

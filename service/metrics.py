@@ -40,6 +40,14 @@ SEARCH_LATENCY = Histogram(
     buckets=_LATENCY_BUCKETS_S,
     registry=REGISTRY,
 )
+SEARCH_PHASE_LATENCY = Histogram(
+    "memory_search_phase_duration_seconds",
+    "Time a search spends reading and embedding the query (queueing included), in the "
+    "database, and fusing the rankings.",
+    ["phase"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+    registry=REGISTRY,
+)
 LLM_CALLS = Counter(
     "memory_llm_calls_total",
     "LLM requests by outcome (ok, timeout, rate_limited, server_error, invalid_output, refused).",

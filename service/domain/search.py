@@ -85,6 +85,7 @@ class SearchService:
         # What the query asks about, without the dates it names (matched on created_at).
         topic = without_dates(query) if dates_named else query
         vector = await self._embedder.embed_query(topic or query)
+        embedded = time.perf_counter()
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
         # No transaction: reads only, and BEGIN and COMMIT would be two more round trips.
@@ -116,6 +117,7 @@ class SearchService:
                 sparse, keyword_scores = await search_keyword(
                     connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
+        fetched = time.perf_counter()
         if mode == "hybrid":
             hits = score_fusion(
                 dense,
@@ -129,7 +131,11 @@ class SearchService:
             )
         else:
             hits = (dense or sparse)[:limit]
-        metrics.SEARCH_LATENCY.labels(plan.strategy).observe(time.perf_counter() - started)
+        finished = time.perf_counter()
+        metrics.SEARCH_LATENCY.labels(plan.strategy).observe(finished - started)
+        metrics.SEARCH_PHASE_LATENCY.labels("embedding").observe(embedded - started)
+        metrics.SEARCH_PHASE_LATENCY.labels("database").observe(fetched - embedded)
+        metrics.SEARCH_PHASE_LATENCY.labels("fusion").observe(finished - fetched)
         if threshold is not None:
             # Hits arrive best first, so dropping the tail keeps the true top-k above threshold.
             hits = [hit for hit in hits if hit.score >= threshold]

@@ -285,6 +285,8 @@ def test_metrics_expose_requests_embeddings_and_search_without_tenant_data(
     assert "memory_http_request_duration_seconds_bucket" in text
     assert "memory_embedding_batch_size_count" in text
     assert 'memory_search_duration_seconds_count{strategy="exact"}' in text
+    for phase in ("embedding", "database", "fusion"):
+        assert f'memory_search_phase_duration_seconds_count{{phase="{phase}"}}' in text
     assert 'memory_db_pool_connections{state="max"} 10.0' in text
     assert "uma-private-id" not in text and "saffron" not in text
 
