@@ -130,6 +130,16 @@ class SearchHit:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A memory one ranking found, before its text is read: what fusing rankings needs. Only
+    the memories a search returns are then read whole."""
+
+    id: uuid.UUID
+    created_at: datetime
+    similarity: float  # cosine to the query
+
+
+@dataclass(frozen=True, slots=True)
 class Bm25Parameters:
     """Okapi BM25's term-frequency saturation (k1) and length normalisation (b).
 

@@ -15,14 +15,14 @@ import uuid
 from datetime import timedelta
 
 from service.domain.query_dates import TimeRange
-from service.models import SearchHit
+from service.models import Candidate
 
 SESSION_GAP = timedelta(minutes=30)
 
 
 def score_fusion(
-    dense: list[SearchHit],
-    keyword: list[SearchHit],
+    dense: list[Candidate],
+    keyword: list[Candidate],
     keyword_scores: list[float],
     keyword_weight: float,
     limit: int,
@@ -30,8 +30,8 @@ def score_fusion(
     dates_named: list[TimeRange] | None = None,
     date_weight: float = 0.0,
     session_weight: float = 0.0,
-) -> list[SearchHit]:
-    """The ``limit`` best of both lists, best first; each hit keeps its cosine as its score.
+) -> list[Candidate]:
+    """The ``limit`` best of both lists, best first; each keeps its cosine similarity.
 
     ``keyword_scores`` are the BM25 scores of ``keyword``, best first. A memory told within
     one of ``dates_named`` (the dates the query names) gains ``date_weight``, and each memory
@@ -40,25 +40,25 @@ def score_fusion(
     """
     best_keyword = max(keyword_scores, default=0.0)
     bonus = {
-        hit.memory.id: keyword_weight * score / best_keyword
-        for hit, score in zip(keyword, keyword_scores, strict=True)
+        found.id: keyword_weight * score / best_keyword
+        for found, score in zip(keyword, keyword_scores, strict=True)
         if best_keyword > 0
     }
-    hits_by_id: dict[uuid.UUID, SearchHit] = {}
-    for hit in [*dense, *keyword]:
-        hits_by_id.setdefault(hit.memory.id, hit)
-    for hit in hits_by_id.values():
-        if any(named.holds(hit.memory.created_at) for named in dates_named or ()):
-            bonus[hit.memory.id] = bonus.get(hit.memory.id, 0.0) + date_weight
-    fused = {key: hit.score + bonus.get(key, 0.0) for key, hit in hits_by_id.items()}
+    by_id: dict[uuid.UUID, Candidate] = {}
+    for found in [*dense, *keyword]:
+        by_id.setdefault(found.id, found)
+    for found in by_id.values():
+        if any(named.holds(found.created_at) for named in dates_named or ()):
+            bonus[found.id] = bonus.get(found.id, 0.0) + date_weight
+    fused = {key: found.similarity + bonus.get(key, 0.0) for key, found in by_id.items()}
     if session_weight > 0:
-        fused = _with_session_context(list(hits_by_id.values()), fused, session_weight)
-    order = sorted(hits_by_id.values(), key=lambda hit: fused[hit.memory.id], reverse=True)
+        fused = _with_session_context(list(by_id.values()), fused, session_weight)
+    order = sorted(by_id.values(), key=lambda found: fused[found.id], reverse=True)
     return order[:limit]
 
 
 def _with_session_context(
-    hits: list[SearchHit], fused: dict[uuid.UUID, float], weight: float
+    candidates: list[Candidate], fused: dict[uuid.UUID, float], weight: float
 ) -> dict[uuid.UUID, float]:
     """Each score raised ``weight`` of the way to the best score of its session's candidates.
 
@@ -71,16 +71,16 @@ def _with_session_context(
     R@10 (replayed over the service's candidates): observations 0.474 / 0.675 / 0.731 ->
     0.486 / 0.680 / 0.740, turns 0.412 / 0.693 / 0.782 -> 0.411 / 0.702 / 0.801.
     """
-    by_time = sorted(hits, key=lambda hit: hit.memory.created_at)
-    sessions: list[list[SearchHit]] = []
-    for hit in by_time:
-        if sessions and hit.memory.created_at - sessions[-1][-1].memory.created_at < SESSION_GAP:
-            sessions[-1].append(hit)
+    by_time = sorted(candidates, key=lambda found: found.created_at)
+    sessions: list[list[Candidate]] = []
+    for found in by_time:
+        if sessions and found.created_at - sessions[-1][-1].created_at < SESSION_GAP:
+            sessions[-1].append(found)
         else:
-            sessions.append([hit])
+            sessions.append([found])
     boosted = dict(fused)
     for session in sessions:
-        best = max(fused[hit.memory.id] for hit in session)
-        for hit in session:
-            boosted[hit.memory.id] += weight * (best - fused[hit.memory.id])
+        best = max(fused[found.id] for found in session)
+        for found in session:
+            boosted[found.id] += weight * (best - fused[found.id])
     return boosted

@@ -19,7 +19,8 @@ from service.adapters.embedder import Embedder
 from service.domain.fusion import score_fusion
 from service.domain.query_dates import dates_named_in, told_within, without_dates
 from service.errors import InvalidRequest
-from service.models import Bm25Parameters, FilterNode, Scope, SearchHit, Vector
+from service.models import Bm25Parameters, Candidate, FilterNode, Scope, SearchHit, Vector
+from service.storage import memories as store
 from service.storage import vector_search
 from service.storage.database import Database
 from service.storage.keyword_search import search_keyword
@@ -94,7 +95,7 @@ class SearchService:
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )
             plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
-            dense: list[SearchHit] = []
+            dense: list[Candidate] = []
             if mode != "keyword":
                 dense = await self._nearest(
                     connection, tenant_id, scope, filters, vector, depth, plan
@@ -111,34 +112,41 @@ class SearchService:
                     depth,
                     plan,
                 )
-            sparse: list[SearchHit] = []
+            sparse: list[Candidate] = []
             keyword_scores: list[float] = []
             if mode != "vector":
                 sparse, keyword_scores = await search_keyword(
                     connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
-        fetched = time.perf_counter()
-        if mode == "hybrid":
-            hits = score_fusion(
-                dense,
-                sparse,
-                keyword_scores,
-                self._hybrid.keyword_weight,
-                limit,
-                dates_named=dates_named,
-                date_weight=self._hybrid.date_weight,
-                session_weight=self._hybrid.session_weight,
-            )
-        else:
-            hits = (dense or sparse)[:limit]
+            ranked_at = time.perf_counter()
+            if mode == "hybrid":
+                best = score_fusion(
+                    dense,
+                    sparse,
+                    keyword_scores,
+                    self._hybrid.keyword_weight,
+                    limit,
+                    dates_named=dates_named,
+                    date_weight=self._hybrid.date_weight,
+                    session_weight=self._hybrid.session_weight,
+                )
+            else:
+                best = (dense or sparse)[:limit]
+            if threshold is not None:
+                # Best first, so dropping the tail keeps the true top-k above the threshold.
+                best = [found for found in best if found.similarity >= threshold]
+            fused_at = time.perf_counter()
+            # Only now are texts and metadata read: for the few returned, not every candidate.
+            memories = await store.find_memories(connection, tenant_id, [f.id for f in best])
         finished = time.perf_counter()
         metrics.SEARCH_LATENCY.labels(plan.strategy).observe(finished - started)
         metrics.SEARCH_PHASE_LATENCY.labels("embedding").observe(embedded - started)
-        metrics.SEARCH_PHASE_LATENCY.labels("database").observe(fetched - embedded)
-        metrics.SEARCH_PHASE_LATENCY.labels("fusion").observe(finished - fetched)
-        if threshold is not None:
-            # Hits arrive best first, so dropping the tail keeps the true top-k above threshold.
-            hits = [hit for hit in hits if hit.score >= threshold]
+        metrics.SEARCH_PHASE_LATENCY.labels("database").observe(
+            ranked_at - embedded + finished - fused_at
+        )
+        metrics.SEARCH_PHASE_LATENCY.labels("fusion").observe(fused_at - ranked_at)
+        # A memory deleted since its ranking was read is left out.
+        hits = [SearchHit(memories[f.id], f.similarity) for f in best if f.id in memories]
         return hits, plan
 
     async def _nearest(
@@ -150,7 +158,7 @@ class SearchService:
         vector: Vector,
         depth: int,
         plan: SearchPlan,
-    ) -> list[SearchHit]:
+    ) -> list[Candidate]:
         if plan.strategy == "exact":
             return await vector_search.search_exact(
                 connection, tenant_id, scope, filters, vector, depth

@@ -6,9 +6,9 @@ import uuid
 
 import asyncpg
 
-from service.models import Bm25Parameters, FilterNode, Scope, SearchHit, Vector
+from service.models import Bm25Parameters, Candidate, FilterNode, Scope, Vector
 from service.storage.filter_sql import SqlParameters, filter_condition, scope_condition
-from service.storage.memories import COLUMNS, memory_from_row
+from service.storage.vector_search import CANDIDATE_COLUMNS, candidates_from
 
 
 async def search_keyword(
@@ -20,14 +20,14 @@ async def search_keyword(
     query: Vector,
     limit: int,
     bm25: Bm25Parameters,
-) -> tuple[list[SearchHit], list[float]]:
+) -> tuple[list[Candidate], list[float]]:
     """Full-text matches of any of the query's words, best BM25 score first, and the scores.
 
     The query's words are stemmed like the content and ORed: a question shares some words
     with the memory that answers it, rarely all of them. BM25 weighs each word by how rare it
     is in the searched scope (its IDF), so a name that every memory of a user carries counts
-    for little and a rare word for much; Postgres' own ts_rank has no such weight. Hit scores
-    are cosine similarity; the second list holds each hit's BM25 score.
+    for little and a rare word for much; Postgres' own ts_rank has no such weight. The
+    candidates carry their cosine similarity; the second list holds their BM25 scores.
 
     Every CTE is MATERIALIZED: each is one row or a few, and inlined the planner (misled by
     a fresh table's missing statistics) re-ran the scope's count and the query parsing once
@@ -72,12 +72,11 @@ async def search_keyword(
             FROM term_frequencies t JOIN document_frequencies d USING (lexeme), collection c
             GROUP BY t.id
         )
-        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance, scores.bm25
+        SELECT {CANDIDATE_COLUMNS}, embedding <=> {params.add(query)} AS distance, scores.bm25
         FROM scores JOIN memories USING (id)
         ORDER BY scores.bm25 DESC, id
         LIMIT {params.add(limit)}
         """,
         *params.values,
     )
-    hits = [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]
-    return hits, [float(row["bm25"]) for row in rows]
+    return candidates_from(rows), [float(row["bm25"]) for row in rows]

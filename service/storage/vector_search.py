@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
-from service.models import FilterNode, Scope, SearchHit, Vector
+from service.models import Candidate, FilterNode, Scope, SearchHit, Vector
 from service.storage.filter_sql import (
     SqlParameters,
     exact_scope_condition,
@@ -17,6 +16,9 @@ from service.storage.filter_sql import (
     scope_condition,
 )
 from service.storage.memories import COLUMNS, memory_from_row
+
+# What a search reads of each candidate; the text and the rest only of those it returns.
+CANDIDATE_COLUMNS = "id, created_at"
 
 
 async def count_scope_up_to(
@@ -39,11 +41,12 @@ async def search_exact(
     filters: FilterNode | None,
     query: Vector,
     limit: int,
-) -> list[SearchHit]:
+) -> list[Candidate]:
     """Exact cosine ranking over the scope's rows (read through the scope's btree index)."""
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    return await _ranked_exactly(connection, params, where, query, limit)
+    sql = _exact_ranking(CANDIDATE_COLUMNS, params, where, query, limit)
+    return candidates_from(await connection.fetch(sql, *params.values))
 
 
 async def nearest_in_exact_scope(
@@ -56,7 +59,10 @@ async def nearest_in_exact_scope(
     """The closest memories written under exactly this scope (duplicates, candidates)."""
     params = SqlParameters(tenant_id)
     where = exact_scope_condition(scope, params)
-    return await _ranked_exactly(connection, params, where, query, limit)
+    rows = await connection.fetch(
+        _exact_ranking(COLUMNS, params, where, query, limit), *params.values
+    )
+    return [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]
 
 
 async def search_with_index(
@@ -67,7 +73,7 @@ async def search_with_index(
     query: Vector,
     limit: int,
     ef_search: int,
-) -> list[SearchHit]:
+) -> list[Candidate]:
     """HNSW search with iterative scans, so scope and filters cannot starve the result."""
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
@@ -79,33 +85,26 @@ async def search_with_index(
             str(max(ef_search, limit)),
             str(max(20_000, ef_search * 200)),
         )
-        return await _ranked(
-            connection,
+        rows = await connection.fetch(
             f"""
-            SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM memories
-            WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
+            SELECT {CANDIDATE_COLUMNS}, embedding <=> {params.add(query)} AS distance
+            FROM memories WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
             """,
-            params.values,
+            *params.values,
         )
+    return candidates_from(rows)
 
 
-async def _ranked_exactly(
-    connection: asyncpg.Connection, params: SqlParameters, where: str, query: Vector, limit: int
-) -> list[SearchHit]:
+def candidates_from(rows: Sequence[asyncpg.Record]) -> list[Candidate]:
+    return [Candidate(row["id"], row["created_at"], 1.0 - float(row["distance"])) for row in rows]
+
+
+def _exact_ranking(
+    columns: str, params: SqlParameters, where: str, query: Vector, limit: int
+) -> str:
     # MATERIALIZED keeps the planner from swapping in the approximate HNSW index.
-    return await _ranked(
-        connection,
-        f"""
-        WITH scoped AS MATERIALIZED (SELECT {COLUMNS}, embedding FROM memories WHERE {where})
-        SELECT {COLUMNS}, embedding <=> {params.add(query)} AS distance FROM scoped
+    return f"""
+        WITH scoped AS MATERIALIZED (SELECT {columns}, embedding FROM memories WHERE {where})
+        SELECT {columns}, embedding <=> {params.add(query)} AS distance FROM scoped
         ORDER BY distance LIMIT {params.add(limit)}
-        """,
-        params.values,
-    )
-
-
-async def _ranked(
-    connection: asyncpg.Connection, sql: str, values: Sequence[Any]
-) -> list[SearchHit]:
-    rows = await connection.fetch(sql, *values)
-    return [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]
+        """

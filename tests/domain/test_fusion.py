@@ -7,16 +7,23 @@ from datetime import UTC, datetime, timedelta
 
 from service.domain.fusion import score_fusion
 from service.domain.query_dates import TimeRange
-from service.models import Memory, Scope, SearchHit
+from service.models import Candidate
+
+NAMES: dict[uuid.UUID, str] = {}  # what each candidate stands for, to read results by
 
 
-def hit(text: str, cosine: float) -> SearchHit:
-    now = datetime.now(UTC)
-    return SearchHit(Memory(uuid.uuid4(), text, Scope(user_id="u"), {}, now, now), cosine)
+def hit(text: str, cosine: float) -> Candidate:
+    return told(text, cosine, datetime.now(UTC))
 
 
-def texts(hits: list[SearchHit]) -> list[str]:
-    return [h.memory.text for h in hits]
+def told(text: str, cosine: float, when: datetime) -> Candidate:
+    candidate = Candidate(uuid.uuid4(), when, cosine)
+    NAMES[candidate.id] = text
+    return candidate
+
+
+def texts(candidates: list[Candidate]) -> list[str]:
+    return [NAMES[candidate.id] for candidate in candidates]
 
 
 def test_a_strong_keyword_match_overtakes_a_slightly_closer_vector() -> None:
@@ -25,7 +32,7 @@ def test_a_strong_keyword_match_overtakes_a_slightly_closer_vector() -> None:
     fused = score_fusion([close, matching], [matching], [7.5], keyword_weight=0.35, limit=2)
 
     assert texts(fused) == ["matching", "close"]
-    assert [h.score for h in fused] == [0.50, 0.60]  # each hit keeps its cosine
+    assert [h.similarity for h in fused] == [0.50, 0.60]  # each keeps its cosine
 
 
 def test_keyword_scores_count_relative_to_the_best_one() -> None:
@@ -49,10 +56,6 @@ def test_no_keyword_match_leaves_the_vector_order_and_the_limit_applies() -> Non
     a, b, c = hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)
 
     assert texts(score_fusion([a, b, c], [], [], keyword_weight=0.35, limit=2)) == ["a", "b"]
-
-
-def told(text: str, cosine: float, when: datetime) -> SearchHit:
-    return SearchHit(Memory(uuid.uuid4(), text, Scope(user_id="u"), {}, when, when), cosine)
 
 
 def test_a_memory_told_on_the_date_the_query_names_gains_the_date_weight() -> None:

@@ -16,7 +16,7 @@ from pgvector.asyncpg import register_vector
 
 from service.models import Scope
 from service.settings import Settings
-from service.storage import vector_search
+from service.storage import memories, vector_search
 
 DIMENSIONS = 384
 OTHER_USERS = 15
@@ -78,8 +78,10 @@ async def measure_recall(dsn: str, tenant_id: uuid.UUID, user: str, ef_search: i
             approximate = await vector_search.search_with_index(
                 connection, tenant_id, scope, None, query, K, ef_search
             )
-        assert all(hit.memory.scope.user_id == user for hit in approximate)
-        found += len({h.memory.id for h in exact} & {h.memory.id for h in approximate})
+        read = await memories.find_memories(connection, tenant_id, [h.id for h in approximate])
+        assert len(read) == len(approximate)
+        assert all(m.scope.user_id == user for m in read.values())
+        found += len({h.id for h in exact} & {h.id for h in approximate})
     await connection.close()
     return found / (QUERIES * K)
 
