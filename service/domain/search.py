@@ -17,7 +17,7 @@ import asyncpg
 from service import metrics
 from service.adapters.embedder import Embedder
 from service.domain.fusion import score_fusion
-from service.domain.query_dates import dates_named_in, told_within, without_dates
+from service.domain.query_dates import TimeRange, dates_named_in, told_within, without_dates
 from service.errors import InvalidRequest
 from service.models import Bm25Parameters, Candidate, FilterNode, Scope, SearchHit, Vector
 from service.storage import memories as store
@@ -119,22 +119,7 @@ class SearchService:
                     connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
             ranked_at = time.perf_counter()
-            if mode == "hybrid":
-                best = score_fusion(
-                    dense,
-                    sparse,
-                    keyword_scores,
-                    self._hybrid.keyword_weight,
-                    limit,
-                    dates_named=dates_named,
-                    date_weight=self._hybrid.date_weight,
-                    session_weight=self._hybrid.session_weight,
-                )
-            else:
-                best = (dense or sparse)[:limit]
-            if threshold is not None:
-                # Best first, so dropping the tail keeps the true top-k above the threshold.
-                best = [found for found in best if found.similarity >= threshold]
+            best = self._best(mode, dense, sparse, keyword_scores, limit, dates_named, threshold)
             fused_at = time.perf_counter()
             # Only now are texts and metadata read: for the few returned, not every candidate.
             memories = await store.find_memories(connection, tenant_id, [f.id for f in best])
@@ -148,6 +133,35 @@ class SearchService:
         # A memory deleted since its ranking was read is left out.
         hits = [SearchHit(memories[f.id], f.similarity) for f in best if f.id in memories]
         return hits, plan
+
+    def _best(
+        self,
+        mode: SearchMode,
+        dense: list[Candidate],
+        sparse: list[Candidate],
+        keyword_scores: list[float],
+        limit: int,
+        dates_named: list[TimeRange],
+        threshold: float | None,
+    ) -> list[Candidate]:
+        """The ``limit`` best candidates, best first, none below ``threshold``."""
+        if mode == "hybrid":
+            best = score_fusion(
+                dense,
+                sparse,
+                keyword_scores,
+                self._hybrid.keyword_weight,
+                limit,
+                dates_named=dates_named,
+                date_weight=self._hybrid.date_weight,
+                session_weight=self._hybrid.session_weight,
+            )
+        else:
+            best = (dense or sparse)[:limit]
+        if threshold is None:
+            return best
+        # Best first, so dropping the tail keeps the true top-k above the threshold.
+        return [found for found in best if found.similarity >= threshold]
 
     async def _nearest(
         self,
