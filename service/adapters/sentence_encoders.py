@@ -17,6 +17,7 @@ beside long ones is the worst case measured (0.977 on an AVX-512 VNNI CPU, 0.984
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -85,10 +86,13 @@ class ModelLayout:
                 f"out as {classes}: set MEMORY_EMBEDDING_BACKEND=torch for this model"
             )
         config = _read_json(directory / "config.json")
+        pooling = _read_json(directory / modules[1]["path"] / "config.json")
+        # The pooling layer names its width (sentence-transformers before 6, then since).
+        dimensions = pooling.get("word_embedding_dimension", pooling.get("embedding_dimension"))
         return cls(
-            pooling=_pooling(directory, _read_json(directory / modules[1]["path"] / "config.json")),
+            pooling=_pooling(directory, pooling),
             max_length=_max_length(directory, config),
-            dimensions=int(config["hidden_size"]),
+            dimensions=int(dimensions or config["hidden_size"]),
             prompts=_saved_prompts(directory),
         )
 
@@ -156,6 +160,7 @@ class OnnxSentenceEncoder:
             options,
             providers=["CPUExecutionProvider"],
         )
+        self._input_names = [node.name for node in self._session.get_inputs()]
 
     def encode(self, texts: list[str], batch_size: int) -> Vectors:
         parts = [
@@ -170,7 +175,8 @@ class OnnxSentenceEncoder:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64)
-        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        given = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        inputs = {name: given[name] for name in self._input_names}
         token_vectors: Vectors = self._session.run(None, inputs)[0]
         if self._pooling == "cls":
             pooled = token_vectors[:, 0]
@@ -236,18 +242,21 @@ def _export(model_dir: Path, target: Path) -> None:
     import torch  # noqa: PLC0415  # only needed the first time a model is exported
 
     transformer = load_sentence_transformer(str(model_dir))[0].auto_model.eval()
+    # BERT takes token types; DistilBERT and MPNet (all-mpnet-base-v2) take no such input.
+    accepted = inspect.signature(transformer.forward).parameters
+    inputs = [name for name in _INPUTS if name in accepted]
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            output = self.transformer(**dict(zip(_INPUTS, inputs, strict=True)))
+        def forward(self, *values: torch.Tensor) -> torch.Tensor:
+            output = self.transformer(**dict(zip(inputs, values, strict=True)))
             return output.last_hidden_state  # type: ignore[no-any-return]
 
-    example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in _INPUTS)
-    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+    example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in inputs)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*inputs, "last_hidden_state")}
     with warnings.catch_warnings():
         # The tracer warns about shape-dependent branches that the dynamic axes make safe.
         warnings.simplefilter("ignore")
@@ -255,7 +264,7 @@ def _export(model_dir: Path, target: Path) -> None:
             LastHiddenState(),
             example,
             str(target),
-            input_names=list(_INPUTS),
+            input_names=inputs,
             output_names=["last_hidden_state"],
             dynamic_axes=dynamic,
             opset_version=17,

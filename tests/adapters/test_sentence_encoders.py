@@ -12,6 +12,7 @@ import asyncio
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,34 +40,47 @@ def model_path() -> str:
     return resolve_model_path(DEFAULT_EMBEDDING_MODEL)
 
 
-@pytest.fixture(scope="module")
-def prompted_cls_model(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 2-layer BERT pooled by its CLS token, with a 64-token window and query/passage prompts,
-    in the layout sentence-transformers writes today (not the default model's older one)."""
-    import torch  # noqa: PLC0415
+def save_small_model(
+    root: Path, transformer_model: Any, tokenizer_from: str, pooling: str, **model: Any
+) -> str:
+    """``transformer_model`` (random weights) behind the MiniLM tokenizer, 64-token window,
+    saved by the installed sentence-transformers in the layout it writes today (not the
+    default model's older one)."""
     from sentence_transformers import SentenceTransformer  # noqa: PLC0415
     from sentence_transformers.sentence_transformer.modules import (  # noqa: PLC0415
         Normalize,
         Pooling,
         Transformer,
     )
-    from transformers import AutoTokenizer, BertConfig, BertModel  # noqa: PLC0415
+    from transformers import AutoTokenizer  # noqa: PLC0415
 
-    root = tmp_path_factory.mktemp("prompted-cls")
+    transformer_model.save_pretrained(root / "transformer")
+    AutoTokenizer.from_pretrained(tokenizer_from).save_pretrained(root / "transformer")
+    transformer = Transformer(str(root / "transformer"), max_seq_length=64)
+    dimensions = transformer.get_embedding_dimension()
+    modules = [transformer, Pooling(dimensions, pooling_mode=pooling), Normalize()]
+    SentenceTransformer(modules=modules, **model).save(str(root / "model"))
+    return str(root / "model")
+
+
+@pytest.fixture(scope="module")
+def prompted_cls_model(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer BERT pooled by its CLS token, with query/passage prompts (like e5's)."""
+    import torch  # noqa: PLC0415
+    from transformers import BertConfig, BertModel  # noqa: PLC0415
+
     torch.manual_seed(7)
     # Weights drawn wide, so that different texts (and prompts) get clearly different vectors.
     config = BertConfig(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=2, initializer_range=1.0
     )
-    BertModel(config).save_pretrained(root / "bert")
-    AutoTokenizer.from_pretrained(model_path).save_pretrained(root / "bert")
-    transformer = Transformer(str(root / "bert"), max_seq_length=64)
-    model = SentenceTransformer(
-        modules=[transformer, Pooling(32, pooling_mode="cls"), Normalize()],
+    return save_small_model(
+        tmp_path_factory.mktemp("prompted-cls"),
+        BertModel(config),
+        model_path,
+        "cls",
         prompts={"query": "query: ", "document": "passage: "},
     )
-    model.save(str(root / "model"))
-    return str(root / "model")
 
 
 def test_onnx_vectors_match_torch(model_path: str, tmp_path: Path) -> None:
@@ -120,6 +134,25 @@ def test_a_cls_pooled_model_in_todays_layout_matches_torch_with_its_prompts(
     onnx_vectors, torch_vectors = onnx.encode(TEXTS, 3), torch.encode(TEXTS, 3)
     assert onnx_vectors.shape == (len(TEXTS), 32)
     assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.9999
+
+
+def test_a_model_without_token_types_exports_and_matches_torch(
+    model_path: str, tmp_path: Path
+) -> None:
+    # DistilBERT, like MPNet (all-mpnet-base-v2), takes no token_type_ids input.
+    import torch  # noqa: PLC0415
+    from transformers import DistilBertConfig, DistilBertModel  # noqa: PLC0415
+
+    torch.manual_seed(3)
+    config = DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=64, initializer_range=1.0)
+    model = save_small_model(tmp_path, DistilBertModel(config), model_path, "mean")
+
+    onnx_vectors = OnnxSentenceEncoder(model, tmp_path / "cache").encode(TEXTS, 3)
+    torch_vectors = TorchSentenceEncoder(model).encode(TEXTS, 3)
+
+    assert onnx_vectors.shape == (len(TEXTS), 32)
+    assert (onnx_vectors * torch_vectors).sum(axis=1).min() > 0.9999
+    assert (onnx_vectors[0] @ onnx_vectors[2]) < 0.99  # texts are told apart
 
 
 def test_searches_and_stored_texts_are_embedded_behind_the_models_prompts(
