@@ -29,9 +29,14 @@ async def search_keyword(
     for little and a rare word for much; Postgres' own ts_rank has no such weight. The
     candidates carry their cosine similarity; the second list holds their BM25 scores.
 
-    Every CTE is MATERIALIZED: each is one row or a few, and inlined the planner (misled by
-    a fresh table's missing statistics) re-ran the scope's count and the query parsing once
-    per matching term, 100 ms instead of 1 ms on a 400-memory scope.
+    Every CTE is MATERIALIZED: inlined, the planner (misled by a fresh table's missing
+    statistics) re-ran the scope's count and the query parsing once per matching term, 100 ms
+    instead of 1 ms on a 400-memory scope. The scope's rows are read once, through the scope's
+    index, and matched there: left to itself the planner matched the query's words through
+    the full-text index over the whole table and intersected that with the scope, which is
+    every row of the table sharing a word (a 14-word question, 1,000-memory users among 1M
+    memories: 49 ms instead of 5.7 ms). Both ways read every row of the scope, which BM25's
+    statistics need.
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
@@ -46,18 +51,20 @@ async def search_keyword(
                    AS tsquery
             FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
         ),
+        scoped AS MATERIALIZED (
+            SELECT id, content_terms FROM memories WHERE {where}
+        ),
         collection AS MATERIALIZED (
             SELECT count(*)::float8 AS size,
                    coalesce(avg(length(content_terms))::float8, 1) AS average_length
-            FROM memories WHERE {where}
+            FROM scoped
         ),
         term_frequencies AS MATERIALIZED (
-            SELECT memories.id, term.lexeme,
+            SELECT scoped.id, term.lexeme,
                    coalesce(cardinality(term.positions), 1)::float8 AS frequency,
-                   length(memories.content_terms)::float8 AS length
-            FROM memories, query, unnest(memories.content_terms) AS term
-            WHERE {where} AND memories.content_terms @@ query.tsquery
-              AND term.lexeme = ANY(query.lexemes)
+                   length(scoped.content_terms)::float8 AS length
+            FROM scoped, query, unnest(scoped.content_terms) AS term
+            WHERE scoped.content_terms @@ query.tsquery AND term.lexeme = ANY(query.lexemes)
         ),
         document_frequencies AS MATERIALIZED (
             SELECT lexeme, count(*)::float8 AS documents FROM term_frequencies GROUP BY lexeme
