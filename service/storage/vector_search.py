@@ -24,9 +24,15 @@ CANDIDATE_COLUMNS = "id, created_at"
 async def count_scope_up_to(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, cap: int
 ) -> int:
-    """How many memories the scope holds, counting no further than ``cap`` (bounded cost)."""
+    """How many memories the scope holds, counting no further than ``cap`` (bounded cost).
+
+    Expired memories not purged yet are counted too: the count only picks the search's
+    strategy, and without the expiry test it is read from the scope's index alone (an
+    index-only scan) instead of visiting every row (1,000-memory users among 1M memories,
+    after VACUUM: 3.5 ms with the test).
+    """
     params = SqlParameters(tenant_id)
-    where = scope_condition(scope, params)
+    where = scope_condition(scope, params, live_only=False)
     count: int = await connection.fetchval(
         f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT {params.add(cap)}) s",
         *params.values,
