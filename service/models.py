@@ -18,6 +18,7 @@ HistoryEventKind = Literal["ADD", "UPDATE", "DELETE", "NONE"]
 SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
 EntityKind = Literal["user", "agent", "run"]
 FeedbackValue = Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"]
+VectorWeights = Literal["float", "int8"]  # the precision of the weights that made a vector
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class VectorSpace:
 
     model: str
     dimensions: int
-    weights: Literal["float", "int8"] = "float"
+    weights: VectorWeights = "float"
     document_prompt: str = ""
 
     def describe(self) -> str:

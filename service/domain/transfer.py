@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -22,7 +22,15 @@ import numpy as np
 from service.adapters.embedder import Embedder
 from service.domain.memories import check_memory_text, content_hash, store_unless_held
 from service.errors import InvalidRequest
-from service.models import Memory, NewMemory, PageCursor, Scope, Vector, VectorSpace
+from service.models import (
+    Memory,
+    NewMemory,
+    PageCursor,
+    Scope,
+    Vector,
+    VectorSpace,
+    VectorWeights,
+)
 from service.storage import memories as store
 from service.storage.database import Database
 
@@ -37,7 +45,7 @@ class ExportHeader(msgspec.Struct, forbid_unknown_fields=True):
     dimensions: int
     exported_at: datetime
     # Exports made before these were written came from float weights and no prompt.
-    weights: Literal["float", "int8"] = "float"
+    weights: VectorWeights = "float"
     document_prompt: str = ""
     type: str = "header"
 
