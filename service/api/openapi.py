@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
     Components,
     Example,
+    Link,
     OpenAPI,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -104,6 +105,7 @@ def finish_document(document: OpenAPI) -> None:
     every write (it is handled by a middleware, which Litestar cannot see). In place."""
     _document_idempotency(document)
     _document_raw_bodies(document)
+    _document_links(document)
     schemas = document.components.schemas
     schemas.update(SHARED_SCHEMAS)
     for name, schema in schemas.items():
@@ -124,6 +126,47 @@ RAW_BODIES = {
         "An export of GET /v1/memories/export: a header line, then one line per memory.",
     )
 }
+
+
+# OpenAPI links: where a response names a memory (or a job), the operations that take its id.
+# Clients may follow them; schemathesis chains operations along them (stateful fuzzing).
+_ADDED_MEMORY = "$response.body#/results/0/memory/id"
+_MEMORY_OPERATIONS = ("getMemory", "updateMemory", "deleteMemory", "getMemoryHistory")
+LINKS: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {
+    (operation_id, "201"): {
+        name[0].upper() + name[1:]: (name, "memory_id", _ADDED_MEMORY)
+        for name in _MEMORY_OPERATIONS
+    }
+    for operation_id in ("addMemory", "addMemoriesBatch")
+}
+LINKS["addMemory", "202"] = {"GetJob": ("getJob", "job_id", "$response.body#/id")}
+LINKS["updateMemory", "200"] = {
+    "GetMemoryHistory": ("getMemoryHistory", "memory_id", "$response.body#/id")
+}
+LINKS["listMemories", "200"] = {
+    "GetMemory": ("getMemory", "memory_id", "$response.body#/memories/0/id")
+}
+LINKS["searchMemories", "200"] = {
+    "GetMemory": ("getMemory", "memory_id", "$response.body#/results/0/memory/id")
+}
+
+
+def _document_links(document: OpenAPI) -> None:
+    for item in (document.paths or {}).values():
+        for operation in (item.get, item.post, item.patch):
+            if operation is None:
+                continue
+            for status, response in (operation.responses or {}).items():
+                links = LINKS.get((operation.operation_id or "", status))
+                if links and isinstance(response, OpenAPIResponse):
+                    response.links = {
+                        name: Link(
+                            operation_id=target,
+                            parameters={parameter: expression},
+                            description=f"The {parameter.removesuffix('_id')} in this answer.",
+                        )
+                        for name, (target, parameter, expression) in links.items()
+                    }
 
 
 def _document_raw_bodies(document: OpenAPI) -> None:
