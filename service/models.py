@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +19,10 @@ SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
 EntityKind = Literal["user", "agent", "run"]
 FeedbackValue = Literal["POSITIVE", "NEGATIVE", "VERY_NEGATIVE"]
 VectorWeights = Literal["float", "int8"]  # the precision of the weights that made a vector
+# Every time the service stores (created_at, updated_at, expires_at) lies in
+# [EARLIEST_TIME, LATEST_TIME): service.domain.times checks what comes in against it.
+EARLIEST_TIME = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from service.adapters.embedder import Embedder
+from service.domain.times import check_storable
 from service.errors import InvalidRequest, NotFound
 from service.models import (
     AddOutcome,
@@ -98,11 +99,13 @@ KEEP_EXPIRY = KeepExpiry()
 
 
 def check_expiry(expires_at: datetime | None) -> None:
+    check_storable("expires_at", expires_at)
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at must be in the future (a time with a timezone)")
 
 
 def check_told_at(told_at: datetime | None) -> None:
+    check_storable("created_at (or a message timestamp)", told_at)
     # A client clock a little ahead of ours is not an error; a date to come is.
     if told_at is not None and told_at > datetime.now(UTC) + CLOCK_SKEW:
         raise InvalidRequest(

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from service.models import AllOf, AnyOf, Condition, FilterNode
+from service.models import EARLIEST_TIME, LATEST_TIME, AllOf, AnyOf, Condition, FilterNode
 
 _MONTHS = [
     "january",
@@ -90,24 +91,31 @@ def _read(query: str) -> tuple[list[TimeRange], list[tuple[int, int]]]:
 
 
 def _time_range(match: re.Match[str]) -> TimeRange | None:
-    parts = match.groupdict()
+    """The range a date covers; ``None`` for a date that is not one (31 February, month 13)
+    or lies outside the range of stored times (no memory was told then)."""
+    try:
+        found = _covered(match.groupdict())
+    except (ValueError, OverflowError):  # not a date, or past the last year Python has
+        return None
+    if found.start < EARLIEST_TIME or found.end > LATEST_TIME:
+        return None
+    return found
+
+
+def _covered(parts: dict[str, Any]) -> TimeRange:
     year = int(parts["year"])
-    if parts.get("month") is None:
+    month_text = (parts.get("month") or "").lower().rstrip(".")
+    if not month_text:
         return TimeRange(datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
-    month_text = parts["month"].lower().rstrip(".")
     month = (
         int(month_text)
         if month_text.isdigit()
         else next(n for n, name in enumerate(_MONTHS, 1) if name.startswith(month_text))
     )
-    try:
-        if parts.get("day") is None:
-            start = datetime(year, month, 1, tzinfo=UTC)
-            following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-            return TimeRange(start, following)
-        start = datetime(year, month, int(parts["day"]), tzinfo=UTC)
-    except ValueError:  # 31 February, month 13: not a date
-        return None
+    if parts.get("day") is None:
+        start = datetime(year, month, 1, tzinfo=UTC)
+        return TimeRange(start, datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC))
+    start = datetime(year, month, int(parts["day"]), tzinfo=UTC)
     return TimeRange(start, start + timedelta(days=1))
 
 

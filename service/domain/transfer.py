@@ -21,6 +21,7 @@ import numpy as np
 
 from service.adapters.embedder import Embedder
 from service.domain.memories import check_memory_text, content_hash, store_unless_held
+from service.domain.times import check_storable
 from service.errors import InvalidRequest
 from service.models import (
     Memory,
@@ -152,6 +153,8 @@ class TransferService:
             try:
                 item = msgspec.json.decode(line, type=ExportedMemory)
                 check_memory_text(item.text, self._max_text_chars)
+                check_storable("created_at", item.created_at)
+                check_storable("expires_at", item.expires_at)
                 if _scope(item).is_empty:
                     raise InvalidRequest("a memory needs user_id, agent_id and/or run_id")
                 if item.embedding is not None and len(item.embedding) != header.dimensions:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from pgvector import Vector as PgVector
 
 from service.errors import Conflict
 from service.models import (
+    EARLIEST_TIME,
+    LATEST_TIME,
     Entity,
     FilterNode,
     Memory,
@@ -30,15 +32,38 @@ from service.storage.filter_sql import (
 COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at, expires_at"
 
 
+def time_from_db(value: datetime) -> datetime:
+    """A stored time, always with a timezone and within the range of stored times.
+
+    Rows written before times were bounded may hold ``-infinity`` or ``infinity``, which
+    asyncpg reads as naive ``datetime.min`` / ``datetime.max``: they are read as the first and
+    last instants of the range, so that no comparison ever meets a naive time.
+    """
+    if value.tzinfo is not None:
+        return value
+    if value == datetime.min:
+        return EARLIEST_TIME
+    if value == datetime.max:
+        return LATEST_TIME - timedelta(microseconds=1)
+    return value.replace(tzinfo=UTC)
+
+
+def expiry_from_db(value: datetime | None) -> datetime | None:
+    """A stored expiry; ``infinity`` (written before times were bounded) means never."""
+    if value is None or value == datetime.max:
+        return None
+    return time_from_db(value)
+
+
 def memory_from_row(row: asyncpg.Record) -> Memory:
     return Memory(
         id=row["id"],
         text=row["content"],
         scope=Scope(row["user_id"], row["agent_id"], row["run_id"]),
         metadata=row["metadata"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        expires_at=row["expires_at"],
+        created_at=time_from_db(row["created_at"]),
+        updated_at=time_from_db(row["updated_at"]),
+        expires_at=expiry_from_db(row["expires_at"]),
     )
 
 
@@ -258,8 +283,8 @@ async def list_entities(connection: asyncpg.Connection, tenant_id: uuid.UUID) ->
             kind=row["kind"],
             name=row["name"],
             memory_count=row["memories"],
-            created_at=row["first_created"],
-            updated_at=row["last_updated"],
+            created_at=time_from_db(row["first_created"]),
+            updated_at=time_from_db(row["last_updated"]),
         )
         for row in rows
     ]

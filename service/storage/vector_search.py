@@ -15,7 +15,7 @@ from service.storage.filter_sql import (
     filter_condition,
     scope_condition,
 )
-from service.storage.memories import COLUMNS, memory_from_row
+from service.storage.memories import COLUMNS, memory_from_row, time_from_db
 
 # What a search reads of each candidate; the text and the rest only of those it returns.
 CANDIDATE_COLUMNS = "id, created_at"
@@ -102,7 +102,10 @@ async def search_with_index(
 
 
 def candidates_from(rows: Sequence[asyncpg.Record]) -> list[Candidate]:
-    return [Candidate(row["id"], row["created_at"], 1.0 - float(row["distance"])) for row in rows]
+    return [
+        Candidate(row["id"], time_from_db(row["created_at"]), 1.0 - float(row["distance"]))
+        for row in rows
+    ]
 
 
 def _exact_ranking(
