@@ -333,6 +333,8 @@ def _json_filter(raw: str | None) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as error:
         raise InvalidFilter(f"'filters' is not valid JSON: {error.msg} at {error.pos}") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise InvalidFilter("'filters' holds a number too long to read; use fewer digits") from None
 
 
 def _encode_cursor(cursor: PageCursor) -> str:

@@ -14,10 +14,12 @@ Grammar::
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any, cast, get_args
 
+from service.domain.times import TIME_RANGE, check_storable
 from service.errors import InvalidFilter
 from service.models import (
     BUILTIN_FILTER_FIELDS,
@@ -32,6 +34,7 @@ from service.models import (
 MAX_DEPTH = 6
 MAX_CONDITIONS = 64
 MAX_LIST_ITEMS = 200
+MAX_VALUE_DEPTH = 16  # nesting of an array or object compared with
 _OPERATORS: tuple[str, ...] = get_args(Operator)
 _GROUPS = ("AND", "OR", "NOT")
 METADATA_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -111,6 +114,7 @@ def _resolve_field(field: str) -> tuple[str, bool]:
 
 
 def _check_operand(field: str, is_builtin: bool, operator: Operator, operand: Any) -> Any:
+    _check_storable_json(field, operand)
     if operator in ("in", "nin"):
         if not isinstance(operand, list) or not operand or len(operand) > MAX_LIST_ITEMS:
             raise InvalidFilter(
@@ -133,7 +137,8 @@ def _check_builtin_operand(field: str, operator: Operator, operand: Any) -> Any:
         if operator in ("in", "nin", "contains"):
             raise InvalidFilter(f"{field!r} supports eq, ne, gt, gte, lt and lte")
         return _parse_timestamp(field, operand)
-    values = operand if isinstance(operand, list) else [operand]
+    # A scope id is one string: a list compares with it only through 'in' / 'nin'.
+    values = operand if operator in ("in", "nin") else [operand]
     if not all(isinstance(value, str) for value in values):
         raise InvalidFilter(f"{field!r} compares with strings")
     return operand
@@ -148,5 +153,32 @@ def _parse_timestamp(field: str, operand: Any) -> datetime:
         else:
             if parsed.tzinfo is None:
                 raise InvalidFilter(f"{field!r} needs a timezone, e.g. 2026-01-31T12:00:00Z")
+            check_storable(field, parsed, InvalidFilter)
             return parsed
-    raise InvalidFilter(f"{field!r} compares with an ISO 8601 timestamp, e.g. 2026-01-31T12:00:00Z")
+    raise InvalidFilter(
+        f"{field!r} compares with an ISO 8601 timestamp {TIME_RANGE}, e.g. 2026-01-31T12:00:00Z"
+    )
+
+
+def _check_storable_json(field: str, operand: Any) -> None:
+    """Refuse what Postgres cannot hold as JSON or text: NaN and infinite numbers (JSON has
+    none, but the ``filters`` query parameter is read by a lenient parser), the NUL
+    character, and values nested absurdly deep."""
+    pending = [(operand, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_VALUE_DEPTH:
+            raise InvalidFilter(
+                f"the value compared with {field!r} nests deeper than {MAX_VALUE_DEPTH} levels"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidFilter(f"{field!r} compares with finite numbers only, not {value}")
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidFilter(
+                f"the value compared with {field!r} holds a NUL character (\\u0000), which "
+                "no stored text holds"
+            )
+        if isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, dict):
+            pending.extend((item, depth + 1) for pair in value.items() for item in pair)

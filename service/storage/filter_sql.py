@@ -86,12 +86,15 @@ def _builtin(condition: Condition, params: SqlParameters) -> str:
 def _metadata(condition: Condition, params: SqlParameters) -> str:
     key, operator, value = condition.field, condition.operator, condition.value
     if operator in ("eq", "ne"):
-        # Containment uses the GIN index; it is exact for scalars and objects.
-        matches = f"metadata @> {params.add({key: value})}::jsonb"
-        if isinstance(value, list):
+        if isinstance(value, (list, dict)):
+            # Equal to the whole array or object: containment would also match a longer
+            # array, or an object with more keys.
             matches = (
                 f"coalesce(metadata -> {params.add(key)}::text = {params.add(value)}::jsonb, FALSE)"
             )
+        else:
+            # Containment uses the GIN index; for a scalar it is equality.
+            matches = f"metadata @> {params.add({key: value})}::jsonb"
         return matches if operator == "eq" else f"NOT {matches}"
     if operator in _COMPARISONS or operator in ("in", "nin"):
         # jsonpath compares like with like: a number never "exceeds" a string, and a

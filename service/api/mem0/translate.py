@@ -15,8 +15,17 @@ from typing import Any
 
 from service.domain.filters import parse_filter
 from service.domain.ingest_results import IngestResult
-from service.errors import InvalidFilter, NotSupported
-from service.models import SCOPE_FIELDS, FilterNode, HistoryEvent, Memory, Scope, SearchHit
+from service.domain.times import check_storable, out_of_range
+from service.errors import InvalidFilter, InvalidRequest, NotSupported
+from service.models import (
+    LATEST_TIME,
+    SCOPE_FIELDS,
+    FilterNode,
+    HistoryEvent,
+    Memory,
+    Scope,
+    SearchHit,
+)
 from service.storage.jobs import JobRecord
 
 from .schemas import Mem0AddResponse, Mem0AddResult, Mem0HistoryEntry, Mem0Memory, Mem0Queued
@@ -134,7 +143,10 @@ def _time_operand(field: str, value: Any) -> Any:
 def _timestamp(field: str, value: Any) -> str:
     """ISO 8601 with a timezone; dates and naive times are UTC, numbers are Unix seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC).isoformat()
+        try:
+            return datetime.fromtimestamp(value, UTC).isoformat()
+        except (OverflowError, ValueError, OSError):  # beyond the years Python has
+            raise InvalidFilter(out_of_range(field, f"{value} Unix seconds")) from None
     if isinstance(value, str):
         if _DATE_ONLY.match(value):
             return f"{value}T00:00:00+00:00"
@@ -154,9 +166,20 @@ def expiry_of(expiration_date: str | None) -> datetime | None:
     """Mem0's ``expiration_date``: a memory is kept through that (UTC) day."""
     if expiration_date is None:
         return None
-    if _DATE_ONLY.match(expiration_date):
-        return datetime.fromisoformat(expiration_date).replace(tzinfo=UTC) + timedelta(days=1)
-    return datetime.fromisoformat(_timestamp("expiration_date", expiration_date))
+    if not _DATE_ONLY.match(expiration_date):
+        expiry = datetime.fromisoformat(_timestamp("expiration_date", expiration_date))
+    else:
+        try:
+            day = datetime.fromisoformat(expiration_date).replace(tzinfo=UTC)
+        except ValueError:  # 2026-02-30
+            raise InvalidRequest(
+                f"expiration_date {expiration_date!r} is not a date; give one such as 2026-01-31"
+            ) from None
+        if day >= LATEST_TIME - timedelta(days=1):  # the memory is kept through that day
+            raise InvalidRequest(out_of_range("expiration_date", expiration_date))
+        expiry = day + timedelta(days=1)
+    check_storable("expiration_date", expiry)
+    return expiry
 
 
 def _expiration_date(expires_at: datetime | None) -> str | None:
