@@ -24,7 +24,7 @@ from service.errors import (
     IncompatibleDatabase,
     NotFound,
 )
-from service.logging import configure_logging
+from service.logging import configure_logging, redact
 from service.settings import SETTINGS_DOC, Settings
 from service.storage.database import Database, check_pgvector_installed
 from service.storage.migrations import apply_migrations, ensure_schema_is_current
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         configure_logging(settings)
         args.handler(settings, args)
     except (ConfigurationError, IncompatibleDatabase, NotFound, DatabaseUnavailable) as error:
-        print(f"memory-service: {error.detail}", file=sys.stderr)
+        print(f"memory-service: {redact(error.detail)}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -169,7 +169,8 @@ def default_model_cache_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str | None = None
+    # Secrets stay out of repr (a settings object printed in a log or a traceback).
+    database_url: str | None = field(default=None, repr=False)
     data_dir: Path = field(default_factory=_default_data_dir)
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     migrations_dir: Path = DEFAULT_MIGRATIONS_DIR

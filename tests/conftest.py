@@ -49,8 +49,14 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    model = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path_factory.mktemp("models"))
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's ONNX export lives; service subprocesses reuse it."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache_dir: Path) -> Embedder:
+    model = Embedder("all-MiniLM-L6-v2", cache_dir=model_cache_dir)
     model.load()
     return model
 

@@ -103,13 +103,14 @@ class IngestJobs:
 
     async def _process(self, job: JobRecord) -> IngestResult | JobRecord:
         request = IngestRequest.from_json(job.request)
+        kind: str  # what the log may say of a failure; ``error`` (stored) may quote the LLM
         try:
             result = await self._pipeline.run(job.tenant_id, request, job.id)
         except LlmFailure as failure:
-            error = f"{failure.kind}: {failure.detail}"
+            kind, error = failure.kind, f"{failure.kind}: {failure.detail}"
         except Exception as error_:  # a bug must not lose the input either
             log.exception("jobs.processing_failed", job_id=str(job.id))
-            error = f"internal: {type(error_).__name__}"
+            kind, error = "internal", f"internal: {type(error_).__name__}"
         else:
             metrics.INGEST_JOBS.labels("done").inc()
             return result
@@ -117,13 +118,13 @@ class IngestJobs:
             if job.attempts >= self._max_attempts:
                 await job_store.fail_job(connection, job.id, error)
                 metrics.INGEST_JOBS.labels("failed").inc()
-                log.error("jobs.failed", job_id=str(job.id), attempts=job.attempts, error=error)
+                log.error("jobs.failed", job_id=str(job.id), attempts=job.attempts, reason=kind)
             else:
                 delay_s = min(2.0**job.attempts, MAX_BACKOFF_S)
                 await job_store.retry_job_later(connection, job.id, error, delay_s)
                 metrics.INGEST_JOBS.labels("retry").inc()
                 log.warning(
-                    "jobs.retry_scheduled", job_id=str(job.id), delay_s=delay_s, error=error
+                    "jobs.retry_scheduled", job_id=str(job.id), delay_s=delay_s, reason=kind
                 )
             updated = await job_store.find_job(connection, job.tenant_id, job.id)
         assert updated is not None  # noqa: S101  # the row was just updated

@@ -13,7 +13,12 @@ import asyncpg
 import structlog
 from pgvector.asyncpg import register_vector
 
-from service.errors import DatabaseUnavailable, IncompatibleDatabase, InvalidRequest
+from service.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    IncompatibleDatabase,
+    InvalidRequest,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -180,6 +185,16 @@ async def wait_for_database(dsn: str, timeout_s: float) -> asyncpg.Connection:
     while True:
         try:
             return await asyncpg.connect(dsn, timeout=10)
+        except asyncpg.exceptions.InvalidAuthorizationSpecificationError:
+            # Waiting will not fix a wrong user or password; say so at once (without either).
+            raise ConfigurationError(
+                "the database refused the user or password in DATABASE_URL; check both"
+            ) from None
+        except (asyncpg.exceptions.ClientConfigurationError, ValueError):
+            raise ConfigurationError(
+                "DATABASE_URL is not a valid Postgres URL "
+                "(postgresql://user:password@host:port/database)"
+            ) from None
         except _STARTUP_ERRORS as error:
             remaining_s = deadline - loop.time()
             if remaining_s <= 0:
