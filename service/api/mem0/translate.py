@@ -141,21 +141,26 @@ def _time_operand(field: str, value: Any) -> Any:
 
 
 def _timestamp(field: str, value: Any) -> str:
-    """ISO 8601 with a timezone; dates and naive times are UTC, numbers are Unix seconds."""
+    """ISO 8601 with a timezone, within the range of stored times; dates and naive times are
+    UTC, numbers are Unix seconds."""
+    moment = _moment(field, value)
+    check_storable(field, moment, InvalidFilter)
+    return moment.isoformat()
+
+
+def _moment(field: str, value: Any) -> datetime:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, UTC).isoformat()
+            return datetime.fromtimestamp(value, UTC)
         except (OverflowError, ValueError, OSError):  # beyond the years Python has
             raise InvalidFilter(out_of_range(field, f"{value} Unix seconds")) from None
     if isinstance(value, str):
-        if _DATE_ONLY.match(value):
-            return f"{value}T00:00:00+00:00"
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).isoformat()
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise InvalidFilter(f"{field!r} takes a date (2026-01-31), an ISO 8601 time or Unix seconds")
 
 
