@@ -26,7 +26,7 @@ MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*:)[^\s@'\"]+(?=@)")
 # key=value DSNs (libpq keyword form) and "password": "..." in rendered dicts
 _KEYWORD_PASSWORD = re.compile(
-    r"(?P<head>\bpassword\s*[=:]\s*['\"]?)[^\s'\",;&)}]+", flags=re.IGNORECASE
+    r"(?P<head>\bpassword['\"]?\s*[=:]\s*['\"]?)[^\s'\",;&)}]+", flags=re.IGNORECASE
 )
 # This service's API keys (service.domain.api_keys.API_KEY_PREFIX) and any bearer token.
 _API_KEY = re.compile(r"msk_[A-Za-z0-9_-]+")
