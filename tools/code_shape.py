@@ -1,0 +1,90 @@
+"""Facts about the code's shape, for reviews of its structure: function sizes, the largest
+modules, and the import edges between the layers of ``service/``.
+
+    python tools/code_shape.py [ROOT]
+
+Sizes count lines from a definition to its last line, decorators excluded; a layer is the
+first package under ``service/`` (api, domain, storage, adapters) or the top-level module.
+"""
+
+from __future__ import annotations
+
+import ast
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+LAYERS = ("api", "domain", "storage", "adapters")
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "service":
+        return None
+    if len(parts) > 1 and parts[1] in LAYERS:
+        return parts[1]
+    return "top" if len(parts) > 1 else None
+
+
+def module_name(root: Path, path: Path) -> str:
+    return ".".join(path.relative_to(root).with_suffix("").parts)
+
+
+def function_sizes(tree: ast.AST) -> list[tuple[str, int]]:
+    sizes = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            end = node.end_lineno or node.lineno
+            sizes.append((node.name, end - node.lineno + 1))
+    return sizes
+
+
+def imports_of(tree: ast.AST) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def main(root: Path) -> None:
+    sizes: list[int] = []
+    largest_functions: list[tuple[int, str]] = []
+    edges: Counter[tuple[str, str]] = Counter()
+    module_lines: list[tuple[int, str]] = []
+    for folder in ("service", "tests", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            source = path.read_text()
+            module_lines.append((len(source.splitlines()), str(path.relative_to(root))))
+            if folder != "service":
+                continue
+            tree = ast.parse(source)
+            name = module_name(root, path)
+            for function, size in function_sizes(tree):
+                sizes.append(size)
+                largest_functions.append((size, f"{name}.{function}"))
+            source_layer = layer_of(name)
+            for imported in imports_of(tree):
+                target_layer = layer_of(imported)
+                if source_layer and target_layer and source_layer != target_layer:
+                    edges[(source_layer, target_layer)] += 1
+    sizes.sort()
+    p90 = sizes[int(len(sizes) * 0.9)]
+    print(f"functions in service/: {len(sizes)}; lines median {statistics.median(sizes):g}, "
+          f"p90 {p90}, max {sizes[-1]}")
+    print("largest functions:")
+    for size, name in sorted(largest_functions, reverse=True)[:5]:
+        print(f"  {size:4d}  {name}")
+    print("largest modules (service/, tests/, benchmarks/):")
+    for lines, name in sorted(module_lines, reverse=True)[:8]:
+        print(f"  {lines:4d}  {name}")
+    print("imports between layers (from -> to: import statements):")
+    for (source, target), count in sorted(edges.items()):
+        print(f"  {source:>8} -> {target:<8} {count}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[1])
