@@ -54,6 +54,18 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_data_dirs(
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+) -> Iterator[None]:
+    """Service processes the tests start keep their data and model export in temporary
+    directories (never in the real ~/.local/share), and reuse the session's ONNX export."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEMORY_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        patch.setenv("MEMORY_MODEL_CACHE_DIR", str(model_cache_dir))
+        yield
+
+
 @pytest.fixture(scope="session")
 def embedder(model_cache_dir: Path) -> Embedder:
     model = Embedder("all-MiniLM-L6-v2", cache_dir=model_cache_dir)
