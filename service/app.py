@@ -25,7 +25,7 @@ from service.api.mem0 import Mem0PathRouting, mem0_router
 from service.api.memories import MemoriesController
 from service.api.openapi import finish_document, openapi_config
 from service.api.problems import handle_domain_error, handle_http_exception, handle_unexpected_error
-from service.api.request_checks import reject_repeated_query_parameters
+from service.api.request_checks import check_request
 from service.api.request_log import RequestLogMiddleware
 from service.api.search import SearchController
 from service.domain.adding import AddLimits, AddService
@@ -168,7 +168,7 @@ def create_app(settings: Settings, dsn: str, embedder: Embedder) -> Litestar:
         state=state,
         on_startup=[start],
         on_shutdown=[stop],
-        before_request=reject_repeated_query_parameters,
+        before_request=check_request,
         middleware=[
             DefineMiddleware(
                 IdempotencyMiddleware,

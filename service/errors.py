@@ -19,6 +19,10 @@ class InvalidRequest(MemoryServiceError):
     """The request is well-formed JSON but asks for something we cannot do."""
 
 
+class MalformedRequest(MemoryServiceError):
+    """The request cannot be read as sent (e.g. JSON nested deeper than the service accepts)."""
+
+
 class InvalidFilter(InvalidRequest):
     """The filter expression does not follow the filter language."""
 

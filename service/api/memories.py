@@ -23,6 +23,7 @@ from service.api.dependencies import (
 )
 from service.api.jobs import job_out
 from service.api.problems import problem_responses
+from service.api.request_checks import BODY_MEDIA_TYPES
 from service.api.schemas import (
     AddMemoryRequest,
     AddMemoryResponse,
@@ -40,6 +41,7 @@ from service.api.schemas import (
 from service.domain.adding import AddRequest, AddService
 from service.domain.filters import parse_filter
 from service.domain.ingest_results import result_to_json
+from service.domain.json_depth import check_json_depth
 from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, check_memory_text
 from service.domain.prompting import Turn
 from service.domain.transfer import TransferService
@@ -50,6 +52,14 @@ from service.storage.jobs import JobRecord
 from service.storage.tenants import Tenant
 
 NDJSON = "application/x-ndjson"
+# What an import may be sent as: JSON Lines under any of its names, or a file upload (clients
+# generated from openapi.yaml treat JSON Lines as one).
+IMPORT_MEDIA_TYPES = (
+    NDJSON,
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/octet-stream",
+)
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 ScopeQuery = Annotated[
     str | None, Parameter(min_length=1, max_length=255, description="Scope: only this id.")
@@ -198,6 +208,7 @@ class MemoriesController(Controller):
         summary="Import memories exported as JSON Lines",
         status_code=200,
         request_max_body_size=MAX_IMPORT_BYTES,
+        opt={BODY_MEDIA_TYPES: IMPORT_MEDIA_TYPES},
         responses=problem_responses(400, 401, 413, 422, 503),
     )
     async def import_memories(
@@ -329,6 +340,7 @@ def _add_response(outcomes: list[AddOutcome]) -> AddMemoryResponse:
 def _json_filter(raw: str | None) -> Any:
     if raw is None:
         return None
+    check_json_depth(raw, "'filters'")  # before the parser recurses that deep
     try:
         return json.loads(raw)
     except json.JSONDecodeError as error:

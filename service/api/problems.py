@@ -8,7 +8,9 @@ from typing import Any
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 
 from service import errors
 from service.api.schemas import FieldError, Problem
@@ -18,6 +20,7 @@ log = structlog.get_logger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _STATUS_OF: dict[type[errors.MemoryServiceError], int] = {
+    errors.MalformedRequest: 400,
     errors.InvalidRequest: 422,
     errors.NotFound: 404,
     errors.Unauthenticated: 401,
@@ -34,6 +37,7 @@ _DESCRIPTIONS = {
     404: "No such resource for this API key.",
     409: "The change conflicts with stored data.",
     413: "The request body is larger than MEMORY_MAX_BODY_BYTES.",
+    415: "The body is not sent as JSON (Content-Type: application/json).",
     422: "The request is well-formed but cannot be carried out as asked.",
     429: "Too many requests for this API key; retry after Retry-After seconds.",
     501: "The feature asked for is not supported by this service.",
@@ -42,9 +46,12 @@ _DESCRIPTIONS = {
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the errors a route can answer (an authenticated route: also 429)."""
+    """OpenAPI entries for the errors a route can answer (an authenticated route: also 429; a
+    route taking a body: also 415)."""
     if 401 in statuses:
         statuses = tuple(sorted({*statuses, 429}))
+    if 413 in statuses:
+        statuses = tuple(sorted({*statuses, 415}))
     return {
         status: ResponseSpec(
             data_container=Problem,
@@ -114,6 +121,18 @@ def handle_http_exception(
             _field_error(item) for item in (error.extra or []) if isinstance(item, dict)
         ]
         detail = _validation_detail(error, field_errors)
+    elif error.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        handler = request.scope.get("route_handler")
+        limit = (
+            handler.resolve_request_max_body_size()
+            if isinstance(handler, HTTPRouteHandler)
+            else None
+        )
+        if limit:
+            detail = f"The request body is larger than {limit} bytes, the most this endpoint takes."
+    elif error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        # Litestar's own 500s (e.g. a dependency that failed) are faults to look into too.
+        log.error("request.failed", error=type(error).__name__, status=error.status_code)
     return problem_response(
         request, error.status_code, detail, field_errors or None, headers=error.headers
     )

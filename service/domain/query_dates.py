@@ -46,6 +46,11 @@ _PATTERNS = (
 )
 
 
+# A question names a date or two. Past this many, the rest are left in the text: reading
+# thousands (a 100 KB query of dates) took seconds and made a filter of as many ranges.
+MAX_DATES_READ = 10
+
+
 @dataclass(frozen=True, slots=True)
 class TimeRange:
     """``start <= t < end``."""
@@ -81,6 +86,8 @@ def _read(query: str) -> tuple[list[TimeRange], list[tuple[int, int]]]:
     taken: list[tuple[int, int]] = []  # spans of the query already read as a date
     for pattern in _PATTERNS:
         for match in pattern.finditer(query):
+            if len(taken) >= MAX_DATES_READ:
+                return ranges, taken
             if any(start < match.end() and match.start() < end for start, end in taken):
                 continue  # "May 2023" inside "8 May, 2023" is the same date
             taken.append(match.span())

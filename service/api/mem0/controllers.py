@@ -22,6 +22,7 @@ from service.api.dependencies import (
     provide_search_service,
     provide_settings,
 )
+from service.api.request_checks import IGNORED_QUERY_PARAMETERS
 from service.domain.adding import AddRequest, AddService
 from service.domain.feedback import FeedbackService
 from service.domain.memories import (
@@ -105,6 +106,10 @@ _ENTITY_KINDS: tuple[EntityKind, ...] = ("user", "agent", "run")
 DEFAULT_PAGE_SIZE = 100
 
 EntityQuery = Annotated[str | None, Parameter(min_length=1, max_length=255)]
+# Query parameters the SDK sends that mean nothing here: accepted (unknown ones answer 400).
+# mem0ai 1.x adds org_id and project_id to most requests; 2.x sends delete_linked=true on a
+# delete that should also remove the memories it superseded, and this service keeps none.
+SDK_QUERY_PARAMETERS = ("org_id", "project_id")
 
 
 @get("/v1/ping")
@@ -151,13 +156,13 @@ async def list_memories(
     request: Request[Any, Any, Any],
     data: ListBody,
     tenant: Tenant,
-    memories: MemoryService,
+    memory_service: MemoryService,
     page: Annotated[int, Parameter(ge=1)] = 1,
     page_size: Annotated[int | None, Parameter(ge=1, le=1000)] = None,
 ) -> Mem0Page:
     refuse_unsupported(data, _UNSUPPORTED_LIST)
     size = page_size or data.top_k or DEFAULT_PAGE_SIZE
-    numbered = await memories.list_numbered_page(
+    numbered = await memory_service.list_numbered_page(
         tenant.id,
         scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
         native_filter(data.filters, time_range(data.start_date, data.end_date)),
@@ -180,8 +185,10 @@ async def list_memories(
 
 
 @get("/v1/memories/{memory_id:uuid}")
-async def get_memory(memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService) -> Mem0Memory:
-    return memory_out(await memories.get(tenant.id, memory_id))
+async def get_memory(
+    memory_id: uuid.UUID, tenant: Tenant, memory_service: MemoryService
+) -> Mem0Memory:
+    return memory_out(await memory_service.get(tenant.id, memory_id))
 
 
 @put("/v1/memories/{memory_id:uuid}")
@@ -189,13 +196,13 @@ async def update_memory(
     memory_id: uuid.UUID,
     data: UpdateBody,
     tenant: Tenant,
-    memories: MemoryService,
+    memory_service: MemoryService,
     settings: Settings,
 ) -> Mem0Memory:
     refuse_unsupported(data, _UNSUPPORTED_UPDATE)
     if data.text is not None:
         check_memory_text(data.text, settings.max_text_chars)
-    memory = await memories.update(
+    memory = await memory_service.update(
         tenant.id,
         memory_id,
         text=data.text,
@@ -209,16 +216,22 @@ async def update_memory(
     return memory_out(memory)
 
 
-@delete("/v1/memories/{memory_id:uuid}", status_code=200)
-async def delete_memory(memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService) -> Mem0Done:
-    await memories.delete(tenant.id, memory_id)
+@delete(
+    "/v1/memories/{memory_id:uuid}",
+    status_code=200,
+    opt={IGNORED_QUERY_PARAMETERS: (*SDK_QUERY_PARAMETERS, "delete_linked")},
+)
+async def delete_memory(
+    memory_id: uuid.UUID, tenant: Tenant, memory_service: MemoryService
+) -> Mem0Done:
+    await memory_service.delete(tenant.id, memory_id)
     return Mem0Done("Memory deleted")
 
 
 @delete("/v1/memories", status_code=200)
 async def delete_all(
     tenant: Tenant,
-    memories: MemoryService,
+    memory_service: MemoryService,
     user_id: EntityQuery = None,
     agent_id: EntityQuery = None,
     run_id: EntityQuery = None,
@@ -226,20 +239,20 @@ async def delete_all(
 ) -> Mem0Done:
     if app_id is not None:
         raise NotSupported(f"'app_id' ({_APP_ID}) is not supported by this service")
-    deleted = await memories.delete_scope(tenant.id, Scope(user_id, agent_id, run_id))
+    deleted = await memory_service.delete_scope(tenant.id, Scope(user_id, agent_id, run_id))
     return Mem0Done(f"{deleted} memories deleted")
 
 
 @get("/v1/memories/{memory_id:uuid}/history")
 async def history(
-    memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+    memory_id: uuid.UUID, tenant: Tenant, memory_service: MemoryService
 ) -> list[Mem0HistoryEntry]:
-    return [history_out(event) for event in await memories.history(tenant.id, memory_id)]
+    return [history_out(event) for event in await memory_service.history(tenant.id, memory_id)]
 
 
 @get("/v1/entities")
-async def entities(tenant: Tenant, memories: MemoryService) -> Mem0Entities:
-    found = await memories.entities(tenant.id)
+async def entities(tenant: Tenant, memory_service: MemoryService) -> Mem0Entities:
+    found = await memory_service.entities(tenant.id)
     return Mem0Entities(
         count=len(found),
         next=None,
@@ -261,23 +274,25 @@ async def entities(tenant: Tenant, memories: MemoryService) -> Mem0Entities:
 @delete(
     ["/v1/entities/{kind:str}/{name:str}", "/v2/entities/{kind:str}/{name:str}"], status_code=200
 )
-async def delete_entity(kind: str, name: str, tenant: Tenant, memories: MemoryService) -> Mem0Done:
+async def delete_entity(
+    kind: str, name: str, tenant: Tenant, memory_service: MemoryService
+) -> Mem0Done:
     if kind == "app":
         raise NotSupported(f"'app' entities ({_APP_ID}) are not supported by this service")
     if kind not in _ENTITY_KINDS:
         raise InvalidRequest(f"entity type is one of {', '.join(_ENTITY_KINDS)}, not {kind!r}")
-    deleted = await memories.delete_entity(tenant.id, kind, name)
+    deleted = await memory_service.delete_entity(tenant.id, kind, name)
     return Mem0Done(f"{kind} {name!r} deleted with its {deleted} memories")
 
 
 @put("/v1/batch")
 async def batch_update(
-    data: BatchUpdateBody, tenant: Tenant, memories: MemoryService, settings: Settings
+    data: BatchUpdateBody, tenant: Tenant, memory_service: MemoryService, settings: Settings
 ) -> Mem0Done:
     for item in data.memories:
         if item.text is not None:
             check_memory_text(item.text, settings.max_text_chars)
-    changed = await memories.update_many(
+    changed = await memory_service.update_many(
         tenant.id,
         [MemoryChange(item.memory_id, item.text, item.metadata) for item in data.memories],
     )
@@ -285,8 +300,10 @@ async def batch_update(
 
 
 @delete("/v1/batch", status_code=200)
-async def batch_delete(data: BatchDeleteBody, tenant: Tenant, memories: MemoryService) -> Mem0Done:
-    await memories.delete_many(tenant.id, [item.memory_id for item in data.memories])
+async def batch_delete(
+    data: BatchDeleteBody, tenant: Tenant, memory_service: MemoryService
+) -> Mem0Done:
+    await memory_service.delete_many(tenant.id, [item.memory_id for item in data.memories])
     return Mem0Done(f"Successfully deleted {len(data.memories)} memories")
 
 
@@ -344,13 +361,16 @@ mem0_router = Router(
         feedback,
         *_UNSUPPORTED_ROUTES,
     ],
+    # No dependency may share a name with a top-level body field: Litestar reports a body
+    # error on that field as a failed dependency (500). So not "memories" (batch bodies).
     dependencies={
         "adder": Provide(provide_add_service, sync_to_thread=False),
         "searcher": Provide(provide_search_service, sync_to_thread=False),
-        "memories": Provide(provide_memory_service, sync_to_thread=False),
+        "memory_service": Provide(provide_memory_service, sync_to_thread=False),
         "recorder": Provide(provide_feedback_service, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
     },
     include_in_schema=False,
     tags=["mem0"],
+    opt={IGNORED_QUERY_PARAMETERS: SDK_QUERY_PARAMETERS},
 )
