@@ -143,11 +143,14 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "Seconds between purges of expired memories and idempotency keys (each replica).",
     ),
     "MEMORY_RATE_LIMIT_PER_S": (
-        "100",
-        "Requests per second each API key may make, per replica (0: no limit).",
+        "1000",
+        "Requests per second each API key may make, per replica (0: no limit). The default is "
+        "above what one client sending requests one after another can reach (each takes a "
+        "millisecond or more), since SDKs such as Mem0's do not retry a 429: it stops a runaway "
+        "key, not a busy one.",
     ),
     "MEMORY_RATE_LIMIT_BURST": (
-        "200",
+        "2000",
         "Requests an API key may make at once before the per-second rate applies.",
     ),
     "MEMORY_LOG_FORMAT": ("auto", "auto (pretty on a terminal, JSON otherwise), json or console."),
@@ -208,8 +211,8 @@ class Settings:
     idempotency_ttl_s: float = 86400.0
     idempotency_lock_s: float = 60.0
     purge_interval_s: float = 60.0
-    rate_limit_per_s: float = 100.0
-    rate_limit_burst: int = 200
+    rate_limit_per_s: float = 1000.0
+    rate_limit_burst: int = 2000
     log_format: LogFormat = "auto"
     log_level: str = "info"
     shutdown_grace_s: float = 20.0
@@ -296,8 +299,8 @@ class Settings:
             idempotency_ttl_s=reader.number("MEMORY_IDEMPOTENCY_TTL_S", 86400.0, minimum=1.0),
             idempotency_lock_s=reader.number("MEMORY_IDEMPOTENCY_LOCK_S", 60.0, minimum=1.0),
             purge_interval_s=reader.number("MEMORY_PURGE_INTERVAL_S", 60.0, minimum=0.1),
-            rate_limit_per_s=reader.number("MEMORY_RATE_LIMIT_PER_S", 100.0, minimum=0.0),
-            rate_limit_burst=reader.integer("MEMORY_RATE_LIMIT_BURST", 200, minimum=1),
+            rate_limit_per_s=reader.number("MEMORY_RATE_LIMIT_PER_S", 1000.0, minimum=0.0),
+            rate_limit_burst=reader.integer("MEMORY_RATE_LIMIT_BURST", 2000, minimum=1),
             log_format=log_format,  # type: ignore[arg-type]  # checked just above
             log_level=log_level,
             shutdown_grace_s=reader.number("MEMORY_SHUTDOWN_GRACE_S", 20.0, minimum=0.0),

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 
 from service.domain.adding import AddService
 from service.domain.api_keys import ApiKeyService
@@ -25,12 +26,26 @@ def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
 
 
 def api_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """The key of ``Authorization: Bearer|Token <key>`` or ``X-API-Key: <key>``."""
-    found = {name.lower(): value.decode("latin-1") for name, value in headers}
-    scheme, _, credentials = found.get(b"authorization", "").partition(" ")
-    if scheme.lower() in ("bearer", "token") and credentials.strip():
-        return credentials.strip()
-    return found.get(b"x-api-key") or None
+    """The key of ``Authorization: Bearer|Token <key>`` or ``X-API-Key: <key>``.
+
+    Both headers may carry the same key; two different keys are refused (400) rather than
+    one of them silently chosen: the request would run as a tenant its sender may not mean.
+    """
+    keys = set()
+    for name, raw in headers:
+        value = raw.decode("latin-1").strip()
+        if name.lower() == b"authorization":
+            scheme, _, credentials = value.partition(" ")
+            if scheme.lower() in ("bearer", "token") and credentials.strip():
+                keys.add(credentials.strip())
+        elif name.lower() == b"x-api-key" and value:
+            keys.add(value)
+    if len(keys) > 1:
+        raise ValidationException(
+            detail="the request carries different API keys (Authorization and/or X-API-Key); "
+            "send one key"
+        )
+    return keys.pop() if keys else None
 
 
 async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenant:

@@ -13,6 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 
 from service import errors
+from service.api.mem0.routing import CLIENT_PATH
 from service.api.schemas import FieldError, Problem
 
 log = structlog.get_logger(__name__)
@@ -77,7 +78,7 @@ def problem_response(
         title=title,
         status=status,
         detail=detail,
-        instance=request.url.path,
+        instance=request.scope.get("state", {}).get(CLIENT_PATH, request.url.path),
         request_id=request.scope.get("state", {}).get("request_id"),
         errors=field_errors,
     )

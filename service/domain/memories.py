@@ -71,9 +71,33 @@ def normalise_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+# Characters that show nothing: format characters (zero-width space and joiners, BOM, bidi
+# marks), separators and controls by category, and letters and marks that render empty.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_INVISIBLE_CHARACTERS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))  # variation selectors
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
+def is_invisible(text: str) -> bool:
+    """Whether ``text`` shows nothing at all: empty, spaces, or only invisible characters."""
+    return all(
+        char.isspace()
+        or char in _INVISIBLE_CHARACTERS
+        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
 def check_memory_text(text: str, max_chars: int) -> None:
-    if not text.strip():
-        raise InvalidRequest("text must not be blank")
+    """The one check of every text stored (adds, batches, updates, imports, both dialects)."""
+    if is_invisible(text):
+        raise InvalidRequest(
+            "text must not be blank: it has no visible character (only spaces, zero-width or "
+            "other invisible characters)"
+        )
     if len(text) > max_chars:
         raise InvalidRequest(f"text is {len(text)} characters long; the limit is {max_chars}")
 

@@ -53,11 +53,12 @@ class RateLimiter:
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return
-        wait_s = (1.0 - bucket.tokens) / self._per_second
+        # Whole seconds, as Retry-After carries them; the detail says the same number.
+        retry_after_s = max(1, math.ceil((1.0 - bucket.tokens) / self._per_second))
         raise RateLimited(
             f"too many requests for this API key (limit {self._per_second:g}/s, bursts of "
-            f"{self._burst:g}); retry in {wait_s:.2f} s",
-            retry_after_s=max(1, math.ceil(wait_s)),
+            f"{self._burst:g}); retry in {retry_after_s} s (Retry-After)",
+            retry_after_s=retry_after_s,
         )
 
     def _forget_full_buckets(self, now: float) -> None:

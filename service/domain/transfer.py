@@ -10,6 +10,7 @@ nothing.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import msgspec
 import numpy as np
 
 from service.adapters.embedder import Embedder
+from service.domain.json_depth import check_json_depth
 from service.domain.memories import check_memory_text, content_hash, store_unless_held
 from service.domain.times import check_storable
 from service.errors import InvalidRequest
@@ -142,6 +144,8 @@ class TransferService:
         lines = [line for line in body.splitlines() if line.strip()]
         if not lines:
             raise InvalidRequest("the import is empty: send an export (JSON Lines)")
+        for number, line in enumerate(lines, start=1):
+            check_json_depth(line, f"line {number}")  # before the parser recurses that deep
         try:
             header = msgspec.json.decode(lines[0], type=ExportHeader)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
@@ -157,13 +161,30 @@ class TransferService:
                 check_storable("expires_at", item.expires_at)
                 if _scope(item).is_empty:
                     raise InvalidRequest("a memory needs user_id, agent_id and/or run_id")
-                if item.embedding is not None and len(item.embedding) != header.dimensions:
-                    raise InvalidRequest(f"the embedding does not have {header.dimensions} values")
+                if item.embedding is not None:
+                    _check_vector(item.embedding, header.dimensions)
             except (msgspec.ValidationError, msgspec.DecodeError, InvalidRequest) as error:
                 detail = error.detail if isinstance(error, InvalidRequest) else str(error)
                 raise InvalidRequest(f"line {number}: {detail}") from None
             items.append(item)
         return header, items
+
+
+def _check_vector(values: list[float], dimensions: int) -> None:
+    """A vector the index can compare: ``dimensions`` finite numbers whose length is neither
+    zero nor too large to compute in float32, as pgvector computes it (a zero vector has no
+    cosine and scored null; components of 1e38 overflowed to NaN distances)."""
+    if len(values) != dimensions:
+        raise InvalidRequest(f"the embedding does not have {dimensions} values")
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        vector = np.asarray(values, dtype=np.float32)
+        squared_length = float(np.dot(vector, vector))
+    if not (np.isfinite(vector).all() and 0.0 < squared_length < math.inf):
+        raise InvalidRequest(
+            "the embedding must be finite numbers, not all zero, of a length float32 can hold "
+            "(as exported: unit length); export the memory again or leave 'embedding' out to "
+            "have the text embedded"
+        )
 
 
 def _scope(item: ExportedMemory) -> Scope:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -34,7 +35,37 @@ def apply_migrations(
 ) -> None:
     """Bring the schema to the newest (or the given) revision (blocking; safe to run from many
     replicas)."""
-    command.upgrade(_alembic_config(dsn, embedding_dimensions, migrations_dir), revision)
+    config = _alembic_config(dsn, embedding_dimensions, migrations_dir)
+    asyncio.run(_ensure_vector_extension(dsn))
+    command.upgrade(config, revision)
+
+
+async def _ensure_vector_extension(dsn: str) -> None:
+    """Create pgvector first, on a connection of its own, so that a role that may not do it
+    gets one line saying what an administrator must run: inside the migration the refusal
+    aborted the transaction and surfaced as a long traceback about that instead."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        if await connection.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'vector'"):
+            return
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except asyncpg.exceptions.InsufficientPrivilegeError:
+            role = await connection.fetchval("SELECT current_user")
+            database = await connection.fetchval("SELECT current_database()")
+            raise IncompatibleDatabase(
+                f"the database role {role!r} may not create the pgvector extension in database "
+                f"{database!r}: have a superuser run `CREATE EXTENSION vector;` in that database "
+                f"(psql -d {database} -c 'CREATE EXTENSION vector;'), then run "
+                "`memory-service migrate` again"
+            ) from None
+        except asyncpg.exceptions.PostgresError as error:
+            raise IncompatibleDatabase(
+                f"the pgvector extension ('vector') cannot be created: {error}. Install pgvector "
+                "0.8 or newer on the Postgres server, then run `memory-service migrate` again"
+            ) from None
+    finally:
+        await connection.close()
 
 
 def head_revision(migrations_dir: Path) -> str:

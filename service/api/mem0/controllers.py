@@ -39,7 +39,7 @@ from service.settings import Settings
 from service.storage.jobs import JobRecord
 from service.storage.tenants import Tenant
 
-from .routing import MEM0_PREFIX
+from .routing import CLIENT_PATH, MEM0_PREFIX
 from .schemas import (
     AddBody,
     BatchDeleteBody,
@@ -174,7 +174,12 @@ async def list_memories(
     def link(number: int) -> str | None:
         if not 1 <= number <= last_page or number == page:
             return None
-        return str(request.url.with_replacements(query=f"page={number}&page_size={size}"))
+        return str(
+            request.url.with_replacements(
+                path=request.scope.get("state", {}).get(CLIENT_PATH, request.url.path),
+                query=f"page={number}&page_size={size}",
+            )
+        )
 
     return Mem0Page(
         count=numbered.total,

@@ -6,6 +6,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 MEM0_PREFIX = "/mem0"
+CLIENT_PATH = "client_path"  # key in the scope's state: the path before it was moved
 
 
 class Mem0PathRouting:
@@ -25,6 +26,8 @@ class Mem0PathRouting:
             if path != "/" and path.endswith("/") and not path.startswith(MEM0_PREFIX + "/"):
                 # In place: the request log outside reads the matched route from this scope.
                 raw_path = scope.get("raw_path") or path.encode()
+                # Problems name the path the client called, not this internal one.
+                scope.setdefault("state", {})[CLIENT_PATH] = path
                 scope["path"] = MEM0_PREFIX + path
                 scope["raw_path"] = MEM0_PREFIX.encode() + raw_path
         await self.app(scope, receive, send)
