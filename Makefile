@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+FUZZ_REQUESTS ?= 20000
 
-.PHONY: setup run test lint openapi bench bench-pipeline soak
+.PHONY: setup run test lint openapi bench bench-pipeline soak fuzz
 
 setup: $(VENV)/.installed
 
@@ -35,3 +36,6 @@ bench-pipeline: setup
 
 soak: setup
 	$(BIN)/python -m benchmarks.soak
+
+fuzz: setup
+	$(BIN)/python -m benchmarks.fuzz --requests $(FUZZ_REQUESTS)
