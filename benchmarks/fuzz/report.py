@@ -77,13 +77,16 @@ def scan(paths: list[Path], secrets: dict[str, str]) -> LogScan:
                 record = parsed if isinstance(parsed, dict) else None
             except ValueError:
                 record = None
-            kinds = [kind for text, kind in secrets.items() if text in raw]
-            kinds += ["canary"] * bool(CANARY.search(raw))
             shown = raw
             for text, mask in masks.items():
                 shown = shown.replace(text, mask)
-            for kind in kinds:
-                result.hits.append(Hit(kind, path.name, _where(record), shorten(shown, 400)))
+            found = [(shown.find(masks[t]), kind) for t, kind in secrets.items() if t in raw]
+            canary = CANARY.search(shown)
+            if canary is not None:
+                found.append((canary.start(), "canary"))
+            for position, kind in found:
+                excerpt = shown[max(0, position - 160) : position + 80]
+                result.hits.append(Hit(kind, path.name, _where(record), f"…{excerpt}…"))
             if record is not None and str(record.get("level")) in (
                 "error",
                 "critical",
