@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.domain.query_dates import dates_named_in, without_dates
+from service.models import EARLIEST_TIME, LATEST_TIME
 
 
 def days(query: str) -> list[tuple[date, date]]:
@@ -62,3 +65,49 @@ def test_a_year_is_read_where_the_words_say_it_is_one() -> None:
 )
 def test_no_date_is_made_up(query: str) -> None:
     assert days(query) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "What happened on 9999-12-31?",
+        "What happened on December 31, 9999?",
+        "What happened on 31 December, 9999?",
+        "Anything in December 9999?",
+        "What happened on 0001-01-01?",
+        "What happened on 0999-12-31?",
+        "What happened on 2026-02-30 or on 2026-13-01?",
+        "What happened on February 30, 2026?",
+    ],
+)
+def test_an_impossible_or_out_of_range_date_is_no_date(query: str) -> None:
+    assert days(query) == []
+
+
+def test_the_edges_of_the_range_of_stored_times_are_dates() -> None:
+    assert days("on 1000-01-01 or 8999-12-31, in December 8999") == [
+        (date(1000, 1, 1), date(1000, 1, 2)),
+        (date(8999, 12, 31), date(9000, 1, 1)),
+        (date(8999, 12, 1), date(9000, 1, 1)),
+    ]
+
+
+_MONTH_NAMES = ["January", "Feb.", "sept", "December", "Decembr", "May"]
+_DATES = st.builds(
+    lambda form, year, month, day, name: form.format(y=year, m=month, d=day, n=name),
+    st.sampled_from(
+        ["{y:04d}-{m:02d}-{d:02d}", "{n} {d}, {y:04d}", "{d} {n} {y:04d}", "in {n} {y:04d}"]
+    ),
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.sampled_from(_MONTH_NAMES),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=st.one_of(_DATES.map(lambda found: f"What happened on {found}?"), st.text()))
+def test_whatever_a_query_says_its_dates_lie_in_the_range_of_stored_times(query: str) -> None:
+    for found in dates_named_in(query):
+        assert EARLIEST_TIME <= found.start < found.end <= LATEST_TIME
+    without_dates(query)
