@@ -45,6 +45,9 @@ _STARTUP_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 UNAVAILABLE_DETAIL = "The database is unreachable right now; retry shortly."
+# How long a COMMIT whose answer was lost is watched for its outcome (10 x 0.1 s).
+COMMIT_CHECKS = 10
+COMMIT_CHECK_INTERVAL_S = 0.1
 
 # Row-level security (migration 0007) shows a connection only the rows of the tenant named in
 # ``memory.tenant_id``; ``memory.all_tenants`` is for work that spans tenants by nature
@@ -135,9 +138,36 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, tenant: TenantSelector) -> AsyncIterator[asyncpg.Connection]:
-        """One transaction per logical write: everything inside commits or nothing does."""
-        async with self.connection(tenant) as connection, connection.transaction():
-            yield connection
+        """One transaction per logical write: everything inside commits or nothing does.
+
+        A COMMIT whose answer the connection lost (cut, reset) may have committed all the
+        same. Answering 503 then would have the client retry a write that took effect (an
+        add retried answers NONE instead of its ADD): so the transaction's id is read before
+        COMMIT, and when the answer is lost another connection asks Postgres how it ended.
+        """
+        transaction_id: int | None = None
+        try:
+            async with self.connection(tenant) as connection, connection.transaction():
+                yield connection
+                # None for a transaction that wrote nothing (it has nothing to lose).
+                transaction_id = await connection.fetchval("SELECT txid_current_if_assigned()")
+        except DatabaseUnavailable:
+            if transaction_id is None or not await self._committed(transaction_id):
+                raise
+            log.warning("database.commit_answer_lost", outcome="committed")
+
+    async def _committed(self, transaction_id: int) -> bool:
+        """Whether the transaction committed; False when it did not or cannot be told (yet)."""
+        for _ in range(COMMIT_CHECKS):
+            try:
+                async with self.connection(ALL_TENANTS) as connection:
+                    status = await connection.fetchval("SELECT txid_status($1)", transaction_id)
+            except DatabaseUnavailable:
+                return False
+            if status != "in progress":  # the server may not have read the COMMIT yet
+                return bool(status == "committed")
+            await asyncio.sleep(COMMIT_CHECK_INTERVAL_S)
+        return False
 
     def pool_usage(self) -> tuple[int, int, int]:
         """(connections in use, idle connections, maximum) of the pool."""
