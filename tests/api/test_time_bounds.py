@@ -3,14 +3,15 @@ in both dialects; one bad value never breaks a scope."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, add_text, run_sql
+from tests.conftest import LiveServer, add_text
 
 RANGE = "between 1000-01-01T00:00:00Z (inclusive) and 9000-01-01T00:00:00Z (exclusive)"
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -182,10 +183,25 @@ def test_a_query_naming_an_impossible_or_out_of_range_date_matches_no_date(
     assert [r["memory"] for r in mem0.json()["results"]] == ["Tess keeps bees"]
 
 
-def _tenant_of(server: LiveServer, memory_id: str) -> uuid.UUID:
-    [row] = run_sql(server.dsn, "SELECT tenant_id FROM memories WHERE id = $1::uuid", memory_id)
-    tenant: uuid.UUID = row["tenant_id"]
-    return tenant
+def _as_before_this_release(dsn: str, ancient_id: str, endless_id: str) -> None:
+    """Gives two memories the times rows written before this release may hold; the API no
+    longer lets such values in, so they are written to the database directly."""
+
+    async def write() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "UPDATE memories SET created_at = '-infinity', updated_at = '-infinity' "
+                "WHERE id = $1::uuid",
+                ancient_id,
+            )
+            await connection.execute(
+                "UPDATE memories SET expires_at = 'infinity' WHERE id = $1::uuid", endless_id
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(write())
 
 
 def test_rows_holding_infinity_from_before_the_bounds_never_break_their_scope(
@@ -196,18 +212,7 @@ def test_rows_holding_infinity_from_before_the_bounds_never_break_their_scope(
     ancient = add_text(client, "Uma planted an oak", user_id="uma")
     endless = add_text(client, "Uma likes oak trees", user_id="uma")
     add_text(client, "Uma visited the oak forest", user_id="uma")
-    # Arranged in the database: the API no longer lets such values in.
-    run_sql(
-        live_server.dsn,
-        "UPDATE memories SET created_at = '-infinity', updated_at = '-infinity' "
-        "WHERE id = $1::uuid",
-        ancient["id"],
-    )
-    run_sql(
-        live_server.dsn,
-        "UPDATE memories SET expires_at = 'infinity' WHERE id = $1::uuid",
-        endless["id"],
-    )
+    _as_before_this_release(live_server.dsn, ancient["id"], endless["id"])
 
     for mode in ("hybrid", "vector", "keyword"):
         body = {"query": "oak on 1 May, 2023", "user_id": "uma", "mode": mode}

@@ -33,7 +33,7 @@ def _conditions(node: FilterNode) -> list[Condition]:
     return [found for item in node.items for found in _conditions(item)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(raw=well_formed)
 def test_every_well_formed_filter_parses(raw: Filter) -> None:
     node = parse_filter(raw)
