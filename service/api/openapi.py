@@ -31,6 +31,7 @@ from litestar.openapi.spec import (
 from service import __version__
 from service.api import schemas as api_schemas
 from service.api import search_schemas
+from service.domain.times import TIME_RANGE
 
 SCHEMA_MODULES = (api_schemas, search_schemas)  # where the structs of the components live
 
@@ -52,7 +53,9 @@ _FILTER = Schema(
         "Filter expression: {field: value} for equality, {field: {op: value}} with op in "
         'eq, ne, gt, gte, lt, lte, in, nin, contains, and {"AND"|"OR": [...]}, '
         '{"NOT": {...}} groups. Fields: user_id, agent_id, run_id, created_at, updated_at, '
-        "or a metadata key (also as metadata.<key>)."
+        "or a metadata key (also as metadata.<key>). created_at and updated_at compare with "
+        f"ISO 8601 times with a timezone {TIME_RANGE}. Equality with an array or an object "
+        "compares the whole value."
     ),
     examples=[{"AND": [{"category": "health"}, {"priority": {"gte": 2}}]}],
 )

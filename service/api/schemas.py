@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from service.domain.times import TIME_RANGE
 from service.models import HistoryEvent, Memory
 
 ScopeId = Annotated[
@@ -42,7 +43,9 @@ FilterObject = Annotated[
             "Filter expression: {field: value} for equality, {field: {op: value}} with op in "
             'eq, ne, gt, gte, lt, lte, in, nin, contains, and {"AND"|"OR": [...]}, '
             '{"NOT": {...}} groups. Fields: user_id, agent_id, run_id, created_at, '
-            "updated_at, or a metadata key (also as metadata.<key>)."
+            "updated_at, or a metadata key (also as metadata.<key>). created_at and "
+            f"updated_at compare with ISO 8601 times with a timezone {TIME_RANGE}. Equality "
+            "with an array or an object compares the whole value."
         ),
         examples=[{"AND": [{"category": "health"}, {"priority": {"gte": 2}}]}],
     ),
@@ -53,9 +56,9 @@ CreatedAt = Annotated[
     datetime,
     msgspec.Meta(
         tz=True,
-        description="When the memory was told (ISO 8601 with a timezone, not in the future); "
-        "set it when importing past conversations, so that listings and searches naming a "
-        "date place it right. Defaults to now.",
+        description="When the memory was told (ISO 8601 with a timezone, not in the future, "
+        f"{TIME_RANGE}); set it when importing past conversations, so that listings and "
+        "searches naming a date place it right. Defaults to now.",
         examples=["2023-05-08T13:56:00Z"],
     ),
 ]
@@ -64,7 +67,7 @@ ExpiresAt = Annotated[
     msgspec.Meta(
         tz=True,
         description="When the memory expires: it is never returned after this (ISO 8601 with "
-        "a timezone) and is purged soon after.",
+        f"a timezone, {TIME_RANGE}) and is purged soon after.",
         examples=["2030-01-31T00:00:00Z"],
     ),
 ]
@@ -121,8 +124,9 @@ class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
             datetime,
             msgspec.Meta(
                 tz=True,
-                description="When it was said (ISO 8601 with a timezone): the created_at of "
-                "what is remembered from it. Defaults to the request's created_at, then now.",
+                description=f"When it was said (ISO 8601 with a timezone, {TIME_RANGE}): the "
+                "created_at of what is remembered from it. Defaults to the request's created_at, "
+                "then now.",
             ),
         ]
         | None
