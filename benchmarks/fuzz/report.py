@@ -92,9 +92,9 @@ def scan(paths: list[Path], secrets: dict[str, str]) -> LogScan:
                 "critical",
                 "exception",
             ):
-                result.errors[_where(record)] += 1
                 request_id = record.get("request_id")
                 exception = _exception(record)
+                result.errors[f"{_where(record)}{f' -> {exception}' if exception else ''}"] += 1
                 if isinstance(request_id, str) and exception:
                     result.exceptions[request_id] = exception
     return result
@@ -232,7 +232,7 @@ def _print_details(figures: dict[str, Any], recorder: Recorder) -> None:
                 seen.add(key)
                 print(f"  [{hit['kind']}] {hit['source']} {hit['where']}\n      {hit['line']}")
     if figures["error_log_lines"]:
-        print("\nError log lines of the service, by logger and event:")
+        print("\nError log lines of the service, by logger, event and exception:")
         for where, count in figures["error_log_lines"].items():
             print(f"  {count:>5} x {where}")
 
