@@ -44,6 +44,7 @@ from service.domain.ingest_results import result_to_json
 from service.domain.json_depth import check_json_depth
 from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, check_memory_text
 from service.domain.prompting import Turn
+from service.domain.times import is_storable
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope
@@ -359,6 +360,9 @@ def _decode_cursor(raw: str | None) -> PageCursor | None:
         return None
     try:
         decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        return PageCursor(datetime.fromisoformat(decoded["t"]), uuid.UUID(decoded["id"]))
+        cursor = PageCursor(datetime.fromisoformat(decoded["t"]), uuid.UUID(decoded["id"]))
+        if not is_storable(cursor.created_at):  # made up: every stored time is
+            raise ValueError(cursor.created_at)
+        return cursor
     except (ValueError, KeyError, TypeError):
         raise InvalidRequest("'cursor' is not a cursor this API returned") from None

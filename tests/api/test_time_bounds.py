@@ -4,6 +4,7 @@ in both dialects; one bad value never breaks a scope."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -263,3 +264,17 @@ def test_an_import_with_a_time_outside_the_range_or_without_a_timezone_is_refuse
 
     field = next(iter(fields))
     _refused(response, "line 2", field, message)
+
+
+@pytest.mark.parametrize(
+    "time", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59.999999+00:00", "2023-01-01T00:00:00"]
+)
+def test_a_cursor_made_up_with_a_time_no_memory_has_is_refused(
+    client: httpx.Client, time: str
+) -> None:
+    raw = json.dumps({"t": time, "id": "00000000-0000-0000-0000-000000000000"}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    response = client.get("/v1/memories", params={"user_id": "tess", "cursor": cursor})
+
+    _refused(response, "'cursor' is not a cursor this API returned")
