@@ -117,7 +117,7 @@ def deep(draw: st.DrawFn) -> Planned:
     )
     label = "native/deep-json"
     if where == "query-filters":
-        params = (("user_id", "alice"), ("filters", nested))
+        params = (("user_id", "alice"), ("filters", draw(v.deep_json(v.QUERY_DEPTH))))
         return Planned(label, "GET", "/v1/memories", tenant, params=params, content_type=None)
     if where == "body":
         path = draw(st.sampled_from(["/v1/memories", "/v1/search", "/v1/memories/batch"]))
