@@ -3,19 +3,35 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 FUZZ_REQUESTS ?= 20000
+# setuptools announces every editable install as a warning ("Editable installation...", an
+# information, not a problem), which pip shows even with --quiet; any other warning still shows.
+PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(BIN)/pip install --quiet
 
-.PHONY: setup run test lint openapi bench bench-pipeline soak fuzz
+.PHONY: setup setup-run run cli test lint openapi bench bench-pipeline soak fuzz
 
-setup: $(VENV)/.installed
+# Two stamps: `run` installs what serving needs (.), everything else the development extras
+# (.[dev], which includes it, so it stamps both). Either works first on a fresh machine.
+setup-run: $(VENV)/.installed-run
+setup: $(VENV)/.installed-dev
 
-$(VENV)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e .
 	touch $@
 
-run: setup
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@ $(VENV)/.installed-run
+
+run: setup-run
 	$(BIN)/memory-service serve
+
+# The command line without activating .venv: make cli ARGS='keys create --tenant acme'
+cli: setup-run
+	@$(BIN)/memory-service $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check service tests benchmarks migrations
@@ -27,6 +43,11 @@ test: lint
 
 openapi: setup
 	$(BIN)/memory-service openapi --output openapi.yaml
+
+# docs/configuration.md's tables, from the settings in service/settings.py.
+.PHONY: docs
+docs: setup
+	$(BIN)/python -m service.settings_doc
 
 bench: setup
 	$(BIN)/python -m benchmarks
