@@ -7,17 +7,18 @@ import asyncio
 import contextlib
 import signal
 import sys
+import textwrap
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import structlog
 import yaml
 
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
+from service.composition import build_services, check_database_serves
 from service.errors import (
     ConfigurationError,
     DatabaseUnavailable,
@@ -25,27 +26,32 @@ from service.errors import (
     NotFound,
 )
 from service.logging import configure_logging, redact
-from service.settings import SETTINGS_DOC, Settings
+from service.setting_fields import EMBEDDING, INGESTION, LOGGING, SECTIONS, STORAGE, Section
+from service.settings import SETTINGS, Settings
 from service.storage.database import Database, check_pgvector_installed
 from service.storage.migrations import apply_migrations, ensure_schema_is_current
-from service.storage.model_registry import ensure_vector_space
 
 log = structlog.get_logger("service.cli")
 
-_DB_VARS = [
-    "DATABASE_URL",
-    "MEMORY_DATA_DIR",
-    "MEMORY_DB_STARTUP_WAIT_S",
-    "MEMORY_DB_TIMEOUT_S",
-    "MEMORY_LOG_FORMAT",
-]
+_DATABASE = (STORAGE, LOGGING)  # what each command that opens the database reads
 
 
-def _env_help(names: Sequence[str]) -> str:
+def _env_help(sections: Sequence[Section]) -> str:
+    """The variables of ``sections``, as the end of a command's ``--help`` lists them."""
     lines = ["environment variables:"]
-    lines += [
-        f"  {name:<34} {SETTINGS_DOC[name][1]} (default: {SETTINGS_DOC[name][0]})" for name in names
-    ]
+    for section in sections:
+        lines.append(f"  {section.title}:")
+        for each in SETTINGS:
+            if each.section != section:
+                continue
+            text = f"{each.doc} (default: {each.shown}; {each.parser.accepts})"
+            lines += textwrap.wrap(
+                text.replace("`", ""),
+                width=100,
+                initial_indent=f"    {each.env:<33} ",
+                subsequent_indent=" " * 38,
+                break_on_hyphens=False,
+            )
     return "\n".join(lines)
 
 
@@ -82,7 +88,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         # (a Kubernetes Job) so that replicas never race each other.
         apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
     # Refused here, a wrong schema or model is one line on stderr, not a lifespan traceback.
-    asyncio.run(_check_database(settings, dsn, embedder))
+    asyncio.run(check_database_serves(settings, dsn, embedder))
     log.info(
         "server.starting",
         host=args.host,
@@ -94,7 +100,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _exit_normally)
     # uvicorn's automatic choices pick uvloop and httptools, both dependencies (pyproject.toml).
     uvicorn.run(
-        create_asgi_app(settings, dsn, embedder),
+        create_asgi_app(settings, dsn, embedder, database_checked=True),
         host=args.host,
         port=args.port,
         log_config=None,
@@ -108,34 +114,18 @@ def _exit_normally(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-async def _check_database(settings: Settings, dsn: str, embedder: Embedder) -> None:
-    """Refuse a schema this release does not know, or stored vectors of another vector space
-    (model, precision, document prompt): anything embedded here would not compare with them."""
-    await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
-    connection = await asyncpg.connect(dsn, timeout=settings.db_timeout_s)
-    try:
-        await ensure_vector_space(connection, embedder.vector_space)
-    finally:
-        await connection.close()
-
-
 def worker(settings: Settings, args: argparse.Namespace) -> None:
-    from service.app import build_ingest_jobs  # noqa: PLC0415  # heavy; keep other commands fast
-
     if not settings.llm_configured:
         raise ConfigurationError("the worker needs an LLM: set MEMORY_LLM_BASE_URL")
     dsn = _database_url(settings)
-    embedder = _loaded_embedder(settings)
+    services = build_services(
+        settings, dsn, _loaded_embedder(settings), pool_max=args.concurrency + 1
+    )
+    jobs = services.ingest_jobs
+    assert jobs is not None  # noqa: S101  # an LLM is configured (checked above)
 
     async def run() -> None:
-        await _check_database(settings, dsn, embedder)
-        database = Database(
-            dsn, min_size=1, max_size=args.concurrency + 1, timeout_s=settings.db_timeout_s
-        )
-        await database.open()
-        await embedder.start()
-        jobs, llm = build_ingest_jobs(settings, database, embedder)
-        assert jobs is not None and llm is not None  # noqa: S101  # LLM checked above
+        await services.open()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
@@ -146,9 +136,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> None:
             await asyncio.gather(*(jobs.work(stop) for _ in range(args.concurrency)))
             log.info("worker.stopped")
         finally:
-            await llm.close()
-            await embedder.stop()
-            await database.close()
+            await services.close()
 
     with contextlib.suppress(asyncio.CancelledError):
         asyncio.run(run())
@@ -221,7 +209,7 @@ def openapi_document() -> dict[str, Any]:
     """The schema the app serves, as committed in openapi.yaml."""
     from service.app import create_app  # noqa: PLC0415
 
-    app = create_app(Settings(), "postgresql://unused", Embedder("unused"))
+    app = create_app(build_services(Settings(), "postgresql://unused", Embedder("unused")))
     return app.openapi_schema.to_schema()
 
 
@@ -245,12 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="memory-service",
         description="A memory service for LLM applications (HTTP API over Postgres + pgvector).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_env_help(list(SETTINGS_DOC)),
+        epilog=_env_help(SECTIONS),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
-        name: str, help_text: str, handler: Any, env: Sequence[str]
+        name: str, help_text: str, handler: Any, env: Sequence[Section]
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
@@ -266,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         "Run the HTTP API. Without DATABASE_URL it starts an embedded Postgres and migrates it.",
         serve,
-        list(SETTINGS_DOC),
+        SECTIONS,
     )
     serve_parser.add_argument(
         "--host",
@@ -278,10 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         "worker",
         "Process asynchronous ingestion jobs (the LLM pipeline) without serving HTTP.",
         worker,
-        [
-            *_DB_VARS,
-            *(name for name in SETTINGS_DOC if name.startswith(("MEMORY_LLM", "MEMORY_JOB"))),
-        ],
+        (STORAGE, EMBEDDING, INGESTION, LOGGING),
     )
     worker_parser.add_argument(
         "--concurrency", type=int, default=2, help="jobs processed at once (default 2)"
@@ -290,15 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         "Apply database migrations (run once per release, e.g. as a Kubernetes Job).",
         migrate,
-        [*_DB_VARS, "MEMORY_EMBEDDING_MODEL", "MEMORY_MIGRATIONS_DIR"],
+        (STORAGE, EMBEDDING, LOGGING),
     )
     command(
         "prepare-model",
         "Load the embedding model once, exporting it to ONNX (e.g. while building an image).",
         prepare_model,
-        [name for name in SETTINGS_DOC if name.startswith(("MEMORY_EMBEDDING", "MEMORY_MODEL"))],
+        (EMBEDDING, LOGGING),
     )
-    keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DB_VARS)
+    keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DATABASE)
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create = key_commands.add_parser(
         "create", help="create a key (and the tenant if new); prints it once"
@@ -312,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="list keys (prefixes only)").set_defaults(
         handler=keys_list
     )
-    tenants = command("tenants", "Manage tenants.", None, _DB_VARS)
+    tenants = command("tenants", "Manage tenants.", None, _DATABASE)
     tenant_commands = tenants.add_subparsers(
         dest="tenants_command", required=True, metavar="ACTION"
     )

@@ -98,10 +98,22 @@ class NewMemory:
 
 @dataclass(frozen=True, slots=True)
 class AddOutcome:
-    """What an add did with one text: stored it (ADD) or found it already there (NONE)."""
+    """What an add did to one memory: stored it (ADD), found it already there (NONE), or,
+    deciding on a fact drawn from a conversation (``fact``), changed or removed it (UPDATE,
+    DELETE; ``previous_text`` is the text it had)."""
 
-    memory: Memory
     event: HistoryEventKind
+    memory: Memory
+    fact: str | None = None
+    previous_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """Who owns data: every row and every query belongs to one tenant."""
+
+    id: uuid.UUID
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +158,11 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Bm25Parameters:
-    """Okapi BM25's term-frequency saturation (k1) and length normalisation (b).
+    """Okapi BM25's term-frequency saturation (k1) and length normalisation (b), as set by
+    ``MEMORY_HYBRID_BM25_K1`` and ``MEMORY_HYBRID_BM25_B``."""
 
-    b is below the textbook 0.75: memories are one or two sentences, so their lengths say
-    little about how much of a memory a matched word is about.
-    """
-
-    k1: float = 1.2
-    b: float = 0.3
+    k1: float
+    b: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -17,41 +16,13 @@ import openai
 import structlog
 
 from service import metrics
+from service.domain.ports import JsonSchema, LlmFailure, LlmUsage
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-FailureKind = Literal["timeout", "rate_limited", "server_error", "invalid_output", "refused"]
+
 MAX_RETRY_AFTER_S = 30.0
-
-
-@dataclass(slots=True)
-class LlmUsage:
-    """What talking to the LLM cost for one add: every attempt counts as a call."""
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_ms: float = 0.0
-
-
-class LlmFailure(Exception):
-    """The LLM gave no valid answer after all retries."""
-
-    def __init__(
-        self, kind: FailureKind, detail: str, usage: LlmUsage, retry_after_s: float | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-        self.usage = usage
-        self.retry_after_s = retry_after_s
-
-
-@dataclass(frozen=True, slots=True)
-class JsonSchema:
-    name: str
-    schema: dict[str, Any]
 
 
 class ChatJsonClient:

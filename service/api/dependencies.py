@@ -6,19 +6,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import ValidationException
 
-from service.domain.adding import AddService
-from service.domain.api_keys import ApiKeyService
-from service.domain.feedback import FeedbackService
-from service.domain.jobs import IngestJobs
-from service.domain.memories import MemoryService
+from service.composition import Services
+from service.domain.api_keys import ApiKeyService, hash_api_key
 from service.domain.rate_limit import RateLimiter
-from service.domain.search import SearchService
-from service.domain.transfer import TransferService
-from service.settings import Settings
-from service.storage.tenants import Tenant, hash_api_key
+from service.models import Tenant
 
 
 def _api_key_of(request: Request[Any, Any, Any]) -> str | None:
@@ -48,49 +42,38 @@ def api_key_of_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return keys.pop() if keys else None
 
 
-async def provide_tenant(request: Request[Any, Any, Any], state: State) -> Tenant:
-    """Authenticate the request; every query below is scoped to the tenant returned."""
-    api_keys: ApiKeyService = state.api_keys
-    api_key = _api_key_of(request)
-    tenant = await api_keys.authenticate(api_key)
-    rate_limiter: RateLimiter = state.rate_limiter
-    rate_limiter.take(hash_api_key(api_key or ""))
-    # Read back by the request log middleware, which runs outside the handler's context.
-    request.scope["state"]["tenant"] = tenant.name
-    return tenant
+class TenantOfRequest:
+    """Authenticates a request (and counts it against its key's rate); every query below is
+    scoped to the tenant it returns."""
+
+    def __init__(self, api_keys: ApiKeyService, rate_limiter: RateLimiter) -> None:
+        self._api_keys = api_keys
+        self._rate_limiter = rate_limiter
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> Tenant:
+        api_key = _api_key_of(request)
+        tenant = await self._api_keys.authenticate(api_key)
+        self._rate_limiter.take(hash_api_key(api_key or ""))
+        # Read back by the request log middleware, which runs outside the handler's context.
+        request.scope["state"]["tenant"] = tenant.name
+        return tenant
 
 
-def provide_memory_service(state: State) -> MemoryService:
-    service: MemoryService = state.memory_service
-    return service
+def service_dependencies(services: Services) -> dict[str, Provide]:
+    """What handlers may ask for by parameter name. The names end in ``_service`` (or are
+    otherwise unlike any body field), so that no request field shadows one."""
 
+    def constant(value: object) -> Provide:
+        return Provide(lambda: value, sync_to_thread=False, use_cache=True)
 
-def provide_search_service(state: State) -> SearchService:
-    service: SearchService = state.search_service
-    return service
-
-
-def provide_settings(state: State) -> Settings:
-    settings: Settings = state.settings
-    return settings
-
-
-def provide_ingest_jobs(state: State) -> IngestJobs | None:
-    """The LLM ingestion service, or None when no LLM is configured."""
-    jobs: IngestJobs | None = state.ingest_jobs
-    return jobs
-
-
-def provide_add_service(state: State) -> AddService:
-    service: AddService = state.add_service
-    return service
-
-
-def provide_feedback_service(state: State) -> FeedbackService:
-    service: FeedbackService = state.feedback_service
-    return service
-
-
-def provide_transfer_service(state: State) -> TransferService:
-    service: TransferService = state.transfer_service
-    return service
+    return {
+        "tenant": Provide(TenantOfRequest(services.api_keys, services.rate_limiter)),
+        "settings": constant(services.settings),
+        "memory_service": constant(services.memory_service),
+        "add_service": constant(services.add_service),
+        "search_service": constant(services.search_service),
+        "feedback_service": constant(services.feedback_service),
+        "transfer_service": constant(services.transfer_service),
+        "ingest_jobs": constant(services.ingest_jobs),
+        "operations": constant(services.operations),
+    }

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from litestar import get
-from litestar.datastructures import State
 from prometheus_client import generate_latest
 
 from service import metrics
-from service.api.metrics_refresh import refresh_gauges
 from service.api.problems import problem_responses
 from service.api.schemas import Health
-from service.errors import DatabaseUnavailable, NotReady
+from service.domain.operations import Operations
 
 # Probes and the Prometheus scrape need no key; OpenAPI says so with an empty requirement.
 NO_API_KEY: list[dict[str, list[str]]] = [{}]
@@ -36,15 +34,10 @@ async def healthz() -> Health:
     security=NO_API_KEY,
     responses=problem_responses(503),
 )
-async def readyz(state: State) -> Health:
+async def readyz(operations: Operations) -> Health:
     """200 when Postgres answers and the model is loaded; 503 otherwise and while shutting down
     (use for readiness probes)."""
-    if state.shutting_down:
-        raise NotReady("the service is shutting down")
-    if not state.embedder.is_loaded:
-        raise NotReady("the embedding model is not loaded yet")
-    if not await state.database.is_reachable():
-        raise DatabaseUnavailable("the database is unreachable")
+    await operations.check_ready()
     return Health(status="ready", database=True, model=True)
 
 
@@ -56,8 +49,8 @@ async def readyz(state: State) -> Health:
     security=NO_API_KEY,
     media_type="text/plain; version=0.0.4",
 )
-async def prometheus_metrics(state: State) -> str:
+async def prometheus_metrics(operations: Operations) -> str:
     """Request, search, embedding, LLM, job-queue and pool metrics. Labels never carry tenant
     data."""
-    await refresh_gauges(state.database, state.ingest_jobs)
+    await operations.refresh_gauges()
     return generate_latest(metrics.REGISTRY).decode()

@@ -32,7 +32,7 @@ from service.domain.idempotency import (
     request_fingerprint,
 )
 from service.errors import InvalidRequest, RequestInProgress, Unauthenticated
-from service.storage.tenants import Tenant
+from service.models import Tenant
 
 HEADER = b"idempotency-key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -10,18 +10,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from service.api.dependencies import (
-    provide_add_service,
-    provide_memory_service,
-    provide_settings,
-    provide_transfer_service,
-)
-from service.api.jobs import job_out
+from service.api.jobs import add_response, job_out
 from service.api.problems import problem_responses
 from service.api.request_checks import BODY_MEDIA_TYPES
 from service.api.schemas import (
@@ -38,19 +31,15 @@ from service.api.schemas import (
     MemoryOut,
     UpdateMemoryRequest,
 )
-from service.domain.adding import AddRequest, AddService
+from service.domain.adding import AddRequest, AddService, Job, Turn
 from service.domain.filters import parse_filter
-from service.domain.ingest_results import result_to_json
 from service.domain.json_depth import check_json_depth
 from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, check_memory_text
-from service.domain.prompting import Turn
 from service.domain.times import is_storable
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
-from service.models import AddOutcome, PageCursor, Scope
+from service.models import AddOutcome, PageCursor, Scope, Tenant
 from service.settings import Settings
-from service.storage.jobs import JobRecord
-from service.storage.tenants import Tenant
 
 NDJSON = "application/x-ndjson"
 # What an import may be sent as: JSON Lines under any of its names, or a file upload (clients
@@ -70,12 +59,6 @@ ScopeQuery = Annotated[
 class MemoriesController(Controller):
     path = "/v1/memories"
     tags = ["memories"]  # noqa: RUF012  # Litestar reads this class attribute
-    dependencies = {  # noqa: RUF012
-        "memories": Provide(provide_memory_service, sync_to_thread=False),
-        "settings": Provide(provide_settings, sync_to_thread=False),
-        "adder": Provide(provide_add_service, sync_to_thread=False),
-        "transfer": Provide(provide_transfer_service, sync_to_thread=False),
-    }
 
     @post(
         "/",
@@ -92,13 +75,13 @@ class MemoriesController(Controller):
         },
     )
     async def add(
-        self, data: AddMemoryRequest, tenant: Tenant, adder: AddService
+        self, data: AddMemoryRequest, tenant: Tenant, add_service: AddService
     ) -> Response[AddMemoryResponse | IngestJob]:
         """Remember a text or a conversation for a user, agent and/or run. With an LLM
         configured and infer true, facts are extracted and reconciled with what is stored
         (ADD / UPDATE / DELETE / NONE); otherwise the user's messages are stored as given.
         201 when done; 202 with a job when it runs in the background."""
-        outcome = await adder.add(
+        outcome = await add_service.add(
             tenant.id,
             AddRequest(
                 scope=Scope(data.user_id, data.agent_id, data.run_id),
@@ -109,11 +92,9 @@ class MemoriesController(Controller):
                 expires_at=data.expires_at,
             ),
         )
-        if isinstance(outcome, JobRecord):
+        if isinstance(outcome, Job):
             return Response(job_out(outcome), status_code=202)
-        return Response(
-            msgspec.convert(result_to_json(outcome), AddMemoryResponse), status_code=201
-        )
+        return Response(add_response(outcome), status_code=201)
 
     @post(
         "/batch",
@@ -122,7 +103,11 @@ class MemoriesController(Controller):
         responses=problem_responses(400, 401, 413, 422, 503),
     )
     async def add_batch(
-        self, data: BatchAddRequest, tenant: Tenant, memories: MemoryService, settings: Settings
+        self,
+        data: BatchAddRequest,
+        tenant: Tenant,
+        memory_service: MemoryService,
+        settings: Settings,
     ) -> AddMemoryResponse:
         """Store many texts in one transaction, each with its own scope and metadata. A text already
         stored in its scope is reported as NONE, not stored twice."""
@@ -138,7 +123,7 @@ class MemoriesController(Controller):
             items.append(
                 TextToAdd(item.text, scope, item.metadata, item.expires_at, item.created_at)
             )
-        outcomes = await memories.add(tenant.id, items, skip_near_duplicates=data.infer)
+        outcomes = await memory_service.add(tenant.id, items, skip_near_duplicates=data.infer)
         return _add_response(outcomes)
 
     @get(
@@ -150,7 +135,7 @@ class MemoriesController(Controller):
     async def list_memories(
         self,
         tenant: Tenant,
-        memories: MemoryService,
+        memory_service: MemoryService,
         user_id: ScopeQuery = None,
         agent_id: ScopeQuery = None,
         run_id: ScopeQuery = None,
@@ -165,7 +150,7 @@ class MemoriesController(Controller):
         """Newest first, one page at a time: pass next_cursor back as cursor. filters is a
         JSON filter expression (see MemoryFilter)."""
         scope = _require_scope(user_id, agent_id, run_id)
-        page = await memories.list_page(
+        page = await memory_service.list_page(
             tenant.id, scope, parse_filter(_json_filter(filters)), limit, _decode_cursor(cursor)
         )
         return MemoryList(
@@ -193,7 +178,7 @@ class MemoriesController(Controller):
     async def export(
         self,
         tenant: Tenant,
-        transfer: TransferService,
+        transfer_service: TransferService,
         user_id: ScopeQuery = None,
         agent_id: ScopeQuery = None,
         run_id: ScopeQuery = None,
@@ -201,7 +186,7 @@ class MemoriesController(Controller):
         """Every memory of the scope, oldest first, streamed. Import it with POST
         /v1/memories/import, here or into another deployment."""
         scope = _require_scope(user_id, agent_id, run_id)
-        return Stream(await transfer.export(tenant.id, scope), media_type=NDJSON)
+        return Stream(await transfer_service.export(tenant.id, scope), media_type=NDJSON)
 
     @post(
         "/import",
@@ -213,14 +198,14 @@ class MemoriesController(Controller):
         responses=problem_responses(400, 401, 413, 422, 503),
     )
     async def import_memories(
-        self, request: Request[Any, Any, Any], tenant: Tenant, transfer: TransferService
+        self, request: Request[Any, Any, Any], tenant: Tenant, transfer_service: TransferService
     ) -> ImportResponse:
         """All lines or none (one transaction). Vectors are reused when the export names this
         service's vector space (embedding model, weights' precision, document prompt), computed
         again otherwise; texts a scope already holds are skipped; creation times are kept. Up
         to 64 MiB."""
         # Read raw: Litestar would parse a declared body as JSON (see openapi.RAW_BODIES).
-        outcome = await transfer.import_lines(tenant.id, await request.body())
+        outcome = await transfer_service.import_lines(tenant.id, await request.body())
         return ImportResponse(
             imported=outcome.imported,
             already_present=outcome.already_present,
@@ -235,10 +220,10 @@ class MemoriesController(Controller):
         responses=problem_responses(400, 401, 404, 503),
     )
     async def get_memory(
-        self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+        self, memory_id: uuid.UUID, tenant: Tenant, memory_service: MemoryService
     ) -> MemoryOut:
         """One memory by id; 404 if it does not exist for this API key."""
-        return MemoryOut.of(await memories.get(tenant.id, memory_id))
+        return MemoryOut.of(await memory_service.get(tenant.id, memory_id))
 
     @patch(
         "/{memory_id:uuid}",
@@ -251,14 +236,14 @@ class MemoriesController(Controller):
         memory_id: uuid.UUID,
         data: UpdateMemoryRequest,
         tenant: Tenant,
-        memories: MemoryService,
+        memory_service: MemoryService,
         settings: Settings,
     ) -> MemoryOut:
         """Replace the text (it is re-embedded) and/or the whole metadata object. The change is
         recorded in the memory's history."""
         if data.text is not None:
             check_memory_text(data.text, settings.max_text_chars)
-        memory = await memories.update(
+        memory = await memory_service.update(
             tenant.id,
             memory_id,
             text=data.text,
@@ -274,10 +259,10 @@ class MemoriesController(Controller):
         responses=problem_responses(400, 401, 404, 503),
     )
     async def delete_memory(
-        self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+        self, memory_id: uuid.UUID, tenant: Tenant, memory_service: MemoryService
     ) -> None:
         """Forget one memory. Its history keeps a DELETE event."""
-        await memories.delete(tenant.id, memory_id)
+        await memory_service.delete(tenant.id, memory_id)
 
     @delete(
         "/",
@@ -289,14 +274,14 @@ class MemoriesController(Controller):
     async def delete_scope(
         self,
         tenant: Tenant,
-        memories: MemoryService,
+        memory_service: MemoryService,
         user_id: ScopeQuery = None,
         agent_id: ScopeQuery = None,
         run_id: ScopeQuery = None,
     ) -> DeleteScopeResponse:
         """Forget every memory sharing the given ids (at least one of user_id, agent_id, run_id)."""
         scope = Scope(user_id, agent_id, run_id)
-        return DeleteScopeResponse(deleted=await memories.delete_scope(tenant.id, scope))
+        return DeleteScopeResponse(deleted=await memory_service.delete_scope(tenant.id, scope))
 
     @get(
         "/{memory_id:uuid}/history",
@@ -305,10 +290,10 @@ class MemoriesController(Controller):
         responses=problem_responses(400, 401, 404, 503),
     )
     async def history(
-        self, memory_id: uuid.UUID, tenant: Tenant, memories: MemoryService
+        self, memory_id: uuid.UUID, tenant: Tenant, memory_service: MemoryService
     ) -> MemoryHistory:
         """Every ADD, UPDATE and DELETE of one memory, oldest first, with who made it."""
-        events = await memories.history(tenant.id, memory_id)
+        events = await memory_service.history(tenant.id, memory_id)
         return MemoryHistory(events=[HistoryEventOut.of(event) for event in events])
 
 

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from litestar import Controller, post
-from litestar.di import Provide
 
-from service.api.dependencies import provide_search_service
 from service.api.problems import problem_responses
 from service.api.search_schemas import SearchRequest, SearchResponse, SearchResult
 from service.domain.filters import parse_filter
 from service.domain.search import SearchService
-from service.models import Scope
-from service.storage.tenants import Tenant
+from service.models import Scope, Tenant
 
 
 class SearchController(Controller):
     path = "/v1/search"
     tags = ["search"]  # noqa: RUF012  # Litestar reads this class attribute
-    dependencies = {"searcher": Provide(provide_search_service, sync_to_thread=False)}  # noqa: RUF012
 
     @post(
         "/",
@@ -27,11 +23,11 @@ class SearchController(Controller):
         responses=problem_responses(400, 401, 413, 422, 503),
     )
     async def search(
-        self, data: SearchRequest, tenant: Tenant, searcher: SearchService
+        self, data: SearchRequest, tenant: Tenant, search_service: SearchService
     ) -> SearchResponse:
         """The memories closest to the query within a scope (or a filter), best first. mode hybrid
         (default) fuses vector similarity with full-text ranking."""
-        hits, plan = await searcher.search(
+        hits, plan = await search_service.search(
             tenant.id,
             Scope(data.user_id, data.agent_id, data.run_id),
             data.query,

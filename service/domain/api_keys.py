@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import time
 import uuid
@@ -12,9 +13,10 @@ from pathlib import Path
 import structlog
 
 from service.errors import NotFound, Unauthenticated
+from service.models import Tenant
 from service.storage import tenants as store
 from service.storage.database import ALL_TENANTS, Database
-from service.storage.tenants import ApiKeyRecord, Tenant
+from service.storage.tenants import ApiKeyRecord
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +32,12 @@ def _write_secret_file(path: Path, secret: str) -> None:
 
 def generate_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(api_key: str) -> bytes:
+    """What is stored of a key. Keys carry 256 bits of randomness, so a fast hash is enough
+    (no password stretching)."""
+    return hashlib.sha256(api_key.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +68,7 @@ class ApiKeyService:
         if cached and now - cached[0] < self._cache_ttl_s:
             return cached[1]
         async with self._database.connection(ALL_TENANTS) as connection:
-            tenant = await store.find_tenant_by_api_key(connection, api_key)
+            tenant = await store.find_tenant_by_key_hash(connection, hash_api_key(api_key))
         if tenant is None:
             self._cache.pop(api_key, None)
             raise Unauthenticated("unknown or revoked API key")
@@ -73,7 +81,9 @@ class ApiKeyService:
         api_key = generate_api_key()
         async with self._database.transaction(ALL_TENANTS) as connection:
             tenant = await store.get_or_create_tenant(connection, tenant_name)
-            key_id = await store.insert_api_key(connection, tenant, api_key, label)
+            key_id = await store.insert_api_key(
+                connection, tenant, api_key[:12], hash_api_key(api_key), label
+            )
         log.info("api_key.created", key_id=str(key_id), tenant=tenant.name)
         return CreatedKey(key_id, tenant, api_key)
 

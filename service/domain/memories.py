@@ -50,20 +50,14 @@ async def store_unless_held(
     outcomes: list[AddOutcome] = []
     for new, inserted_memory in zip(news, inserted_at_once, strict=True):
         if inserted_memory is not None:
-            outcomes.append(AddOutcome(inserted_memory, "ADD"))
+            outcomes.append(AddOutcome("ADD", inserted_memory))
             continue
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
-        outcomes.append(AddOutcome(memory, "ADD" if inserted else "NONE"))
+        outcomes.append(AddOutcome("ADD" if inserted else "NONE", memory))
     added = [outcome.memory for outcome in outcomes if outcome.event == "ADD"]
     if added:
         await history_store.insert_added(connection, tenant_id, added, actor)
     return outcomes
-
-
-def remembered_roles(infer: bool) -> tuple[str, ...]:
-    """Which chat turns hold facts to keep. System prompts describe the assistant, not the
-    user, so they never count; with infer only the user's own words are facts."""
-    return ("user",) if infer else ("user", "assistant")
 
 
 def normalise_text(text: str) -> str:
@@ -213,7 +207,7 @@ class MemoryService:
                 connection, tenant_id, new.scope, new.embedding
             )
             if nearest and nearest[0].score >= self._near_duplicate_similarity:
-                outcomes.append(AddOutcome(nearest[0].memory, "NONE"))
+                outcomes.append(AddOutcome("NONE", nearest[0].memory))
                 continue
             outcomes += await store_unless_held(connection, tenant_id, [new], CLIENT_ACTOR)
         return outcomes

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    id: uuid.UUID
-    name: str
+from service.models import Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +21,13 @@ class ApiKeyRecord:
     revoked_at: datetime | None
 
 
-def hash_api_key(api_key: str) -> bytes:
-    # Keys carry 256 bits of randomness, so a fast hash is enough (no password stretching).
-    return hashlib.sha256(api_key.encode()).digest()
-
-
-async def find_tenant_by_api_key(connection: asyncpg.Connection, api_key: str) -> Tenant | None:
+async def find_tenant_by_key_hash(connection: asyncpg.Connection, key_hash: bytes) -> Tenant | None:
     row = await connection.fetchrow(
         """
         SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL
         """,
-        hash_api_key(api_key),
+        key_hash,
     )
     return Tenant(row["id"], row["name"]) if row else None
 
@@ -56,7 +46,7 @@ async def get_or_create_tenant(connection: asyncpg.Connection, name: str) -> Ten
 
 
 async def insert_api_key(
-    connection: asyncpg.Connection, tenant: Tenant, api_key: str, label: str
+    connection: asyncpg.Connection, tenant: Tenant, key_prefix: str, key_hash: bytes, label: str
 ) -> uuid.UUID:
     key_id: uuid.UUID = await connection.fetchval(
         """
@@ -65,8 +55,8 @@ async def insert_api_key(
         """,
         tenant.id,
         label,
-        api_key[:12],
-        hash_api_key(api_key),
+        key_prefix,
+        key_hash,
     )
     return key_id
 

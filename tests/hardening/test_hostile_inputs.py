@@ -14,6 +14,7 @@ from litestar.routes import HTTPRoute
 
 from service.adapters.embedder import Embedder
 from service.app import create_app
+from service.composition import build_services
 from service.domain.json_depth import MAX_JSON_DEPTH, json_depth
 from service.settings import Settings
 from tests.conftest import LiveServer, add_text
@@ -163,7 +164,7 @@ def test_every_mem0_route_answers_a_bad_body_with_4xx(
 def test_no_body_field_shares_a_name_with_a_dependency() -> None:
     """Litestar reports a body error on a field named like a dependency as a failed
     dependency: 500 (``memories`` in the Mem0 batch bodies did)."""
-    app = create_app(Settings(), "postgresql://unused", Embedder("unused"))
+    app = create_app(build_services(Settings(), "postgresql://unused", Embedder("unused")))
     clashes = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):

@@ -11,19 +11,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put, route
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.types import Method
 
-from service.api.dependencies import (
-    provide_add_service,
-    provide_feedback_service,
-    provide_memory_service,
-    provide_search_service,
-    provide_settings,
-)
 from service.api.request_checks import IGNORED_QUERY_PARAMETERS
-from service.domain.adding import AddRequest, AddService
+from service.domain.adding import AddRequest, AddService, Job, Turn
 from service.domain.feedback import FeedbackService
 from service.domain.memories import (
     KEEP_EXPIRY,
@@ -31,13 +23,10 @@ from service.domain.memories import (
     MemoryService,
     check_memory_text,
 )
-from service.domain.prompting import Turn
 from service.domain.search import SearchService
 from service.errors import InvalidRequest, NotSupported
-from service.models import EntityKind, Scope
+from service.models import EntityKind, Scope, Tenant
 from service.settings import Settings
-from service.storage.jobs import JobRecord
-from service.storage.tenants import Tenant
 
 from .routing import CLIENT_PATH, MEM0_PREFIX
 from .schemas import (
@@ -119,11 +108,11 @@ async def ping(tenant: Tenant) -> Mem0Ping:
 
 
 @post(["/v1/memories", "/v3/memories/add"], status_code=200)
-async def add(data: AddBody, tenant: Tenant, adder: AddService) -> Response[Mem0AddResponse]:
+async def add(data: AddBody, tenant: Tenant, add_service: AddService) -> Response[Mem0AddResponse]:
     refuse_unsupported(data, _UNSUPPORTED_ADD)
     # Mem0 queues adds when asked; without an LLM there is nothing slow to queue.
-    background = data.async_mode and data.infer and adder.can_run_in_background
-    outcome = await adder.add(
+    background = data.async_mode and data.infer and add_service.can_run_in_background
+    outcome = await add_service.add(
         tenant.id,
         AddRequest(
             scope=scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
@@ -134,13 +123,13 @@ async def add(data: AddBody, tenant: Tenant, adder: AddService) -> Response[Mem0
             expires_at=expiry_of(data.expiration_date),
         ),
     )
-    return Response(add_out(outcome), status_code=202 if isinstance(outcome, JobRecord) else 200)
+    return Response(add_out(outcome), status_code=202 if isinstance(outcome, Job) else 200)
 
 
 @post(["/v1/memories/search", "/v2/memories/search", "/v3/memories/search"], status_code=200)
-async def search(data: SearchBody, tenant: Tenant, searcher: SearchService) -> Mem0Results:
+async def search(data: SearchBody, tenant: Tenant, search_service: SearchService) -> Mem0Results:
     refuse_unsupported(data, _UNSUPPORTED_SEARCH)
-    hits, _ = await searcher.search(
+    hits, _ = await search_service.search(
         tenant.id,
         scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
         data.query,
@@ -313,8 +302,12 @@ async def batch_delete(
 
 
 @post("/v1/feedback", status_code=200)
-async def feedback(data: FeedbackBody, tenant: Tenant, recorder: FeedbackService) -> Mem0Feedback:
-    stored = await recorder.record(tenant.id, data.memory_id, data.feedback, data.feedback_reason)
+async def feedback(
+    data: FeedbackBody, tenant: Tenant, feedback_service: FeedbackService
+) -> Mem0Feedback:
+    stored = await feedback_service.record(
+        tenant.id, data.memory_id, data.feedback, data.feedback_reason
+    )
     return Mem0Feedback(
         id=str(stored.id),
         memory_id=stored.memory_id,
@@ -368,13 +361,6 @@ mem0_router = Router(
     ],
     # No dependency may share a name with a top-level body field: Litestar reports a body
     # error on that field as a failed dependency (500). So not "memories" (batch bodies).
-    dependencies={
-        "adder": Provide(provide_add_service, sync_to_thread=False),
-        "searcher": Provide(provide_search_service, sync_to_thread=False),
-        "memory_service": Provide(provide_memory_service, sync_to_thread=False),
-        "recorder": Provide(provide_feedback_service, sync_to_thread=False),
-        "settings": Provide(provide_settings, sync_to_thread=False),
-    },
     include_in_schema=False,
     tags=["mem0"],
     opt={IGNORED_QUERY_PARAMETERS: SDK_QUERY_PARAMETERS},

@@ -13,8 +13,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service.domain.adding import AddResult, Job
 from service.domain.filters import parse_filter
-from service.domain.ingest_results import IngestResult
 from service.domain.times import check_storable, out_of_range
 from service.errors import InvalidFilter, InvalidRequest, NotSupported
 from service.models import (
@@ -26,7 +26,6 @@ from service.models import (
     Scope,
     SearchHit,
 )
-from service.storage.jobs import JobRecord
 
 from .schemas import Mem0AddResponse, Mem0AddResult, Mem0HistoryEntry, Mem0Memory, Mem0Queued
 
@@ -212,8 +211,8 @@ def hit_out(hit: SearchHit) -> Mem0Memory:
     return memory_out(hit.memory, round(hit.score, 6))
 
 
-def add_out(outcome: IngestResult | JobRecord) -> Mem0AddResponse:
-    if isinstance(outcome, JobRecord):
+def add_out(outcome: AddResult | Job) -> Mem0AddResponse:
+    if isinstance(outcome, Job):
         reason = f" ({outcome.last_error})" if outcome.last_error else ""
         return Mem0AddResponse(
             [

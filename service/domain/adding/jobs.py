@@ -8,13 +8,17 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 import structlog
 
 from service import metrics
-from service.adapters.llm import LlmFailure
-from service.domain.ingest import IngestPipeline
-from service.domain.ingest_results import IngestRequest, IngestResult
+from service.domain.adding.codec import decode_request, decode_result, encode_request
+from service.domain.adding.pipeline import IngestPipeline
+from service.domain.adding.request import AddRequest
+from service.domain.adding.results import AddResult
+from service.domain.ports import LlmFailure
 from service.errors import NotFound
 from service.storage import jobs as job_store
 from service.storage.database import ALL_TENANTS, Database
@@ -29,11 +33,32 @@ def job_not_found(job_id: uuid.UUID) -> NotFound:
     return NotFound(f"no job with id {job_id} exists for this API key")
 
 
-@dataclass(frozen=True, slots=True)
-class Deferred:
-    """The add could not finish now; its job will be retried. ``job.last_error`` says why."""
+JobStatus = Literal["queued", "running", "done", "failed"]
 
-    job: JobRecord
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """An add kept in the queue: its status, and its result once done."""
+
+    id: uuid.UUID
+    status: JobStatus
+    attempts: int
+    last_error: str | None
+    result: AddResult | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _job(record: JobRecord) -> Job:
+    return Job(
+        record.id,
+        record.status,  # type: ignore[arg-type]  # the table's CHECK allows only these
+        record.attempts,
+        record.last_error,
+        decode_result(record.result) if record.result is not None else None,
+        record.created_at,
+        record.updated_at,
+    )
 
 
 class IngestJobs:
@@ -46,25 +71,23 @@ class IngestJobs:
         self._lease_s = lease_s
         self._wake = asyncio.Event()
 
-    async def submit(self, tenant_id: uuid.UUID, request: IngestRequest) -> JobRecord:
+    async def submit(self, tenant_id: uuid.UUID, request: AddRequest) -> Job:
         """Store the input and return at once; a worker processes it."""
         async with self._database.transaction(tenant_id) as connection:
-            job = await job_store.insert_job(connection, tenant_id, request.to_json())
+            job = await job_store.insert_job(connection, tenant_id, encode_request(request))
         self._wake.set()
-        return job
+        return _job(job)
 
-    async def run_now(
-        self, tenant_id: uuid.UUID, request: IngestRequest
-    ) -> IngestResult | Deferred:
-        """Store the input, then process it in this request; on an LLM failure leave it queued."""
+    async def run_now(self, tenant_id: uuid.UUID, request: AddRequest) -> AddResult | Job:
+        """Store the input, then process it in this request. The result, or on an LLM
+        failure the job left queued for workers (its ``last_error`` says why)."""
         async with self._database.transaction(tenant_id) as connection:
             # Leased to this request from the start, so no worker takes it meanwhile; if this
             # process dies, the lease expires and a worker finishes the job.
             job = await job_store.insert_job(
-                connection, tenant_id, request.to_json(), lease_s=self._lease_s
+                connection, tenant_id, encode_request(request), lease_s=self._lease_s
             )
-        outcome = await self._process(job)
-        return outcome if isinstance(outcome, IngestResult) else Deferred(outcome)
+        return await self._process(job, request)
 
     async def refresh_metrics(self) -> None:
         async with self._database.connection(ALL_TENANTS) as connection:
@@ -73,12 +96,12 @@ class IngestJobs:
         metrics.JOB_QUEUE_DEPTH.labels("running").set(running)
         metrics.JOB_QUEUE_OLDEST_AGE.set(oldest_s)
 
-    async def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:
+    async def get(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job:
         async with self._database.connection(tenant_id) as connection:
             job = await job_store.find_job(connection, tenant_id, job_id)
         if job is None:
             raise job_not_found(job_id)
-        return job
+        return _job(job)
 
     async def work(self, stop: asyncio.Event | None = None, poll_interval_s: float = 1.0) -> None:
         """Claim and process jobs until ``stop`` is set (the current job finishes first) or
@@ -97,12 +120,11 @@ class IngestJobs:
                     await asyncio.wait_for(self._wake.wait(), poll_interval_s)
                 continue
             try:
-                await self._process(job)
+                await self._process(job, decode_request(job.request))
             except Exception:  # e.g. the database went away: the lease expires, it is retried
                 log.exception("jobs.process_failed", job_id=str(job.id))
 
-    async def _process(self, job: JobRecord) -> IngestResult | JobRecord:
-        request = IngestRequest.from_json(job.request)
+    async def _process(self, job: JobRecord, request: AddRequest) -> AddResult | Job:
         kind: str  # what the log may say of a failure; ``error`` (stored) may quote the LLM
         try:
             result = await self._pipeline.run(job.tenant_id, request, job.id)
@@ -128,4 +150,4 @@ class IngestJobs:
                 )
             updated = await job_store.find_job(connection, job.tenant_id, job.id)
         assert updated is not None  # noqa: S101  # the row was just updated
-        return updated
+        return _job(updated)

@@ -22,17 +22,8 @@ from dataclasses import dataclass
 import asyncpg
 import numpy as np
 
-from service.adapters.embedder import Embedder
-from service.adapters.llm import ChatJsonClient
-from service.domain.ingest_results import (
-    FactOutcome,
-    IngestRequest,
-    IngestResult,
-    RejectedDecision,
-    result_to_json,
-)
-from service.domain.memories import content_hash
-from service.domain.prompting import (
+from service.domain.adding.codec import encode_result
+from service.domain.adding.prompt import (
     ANSWER_SCHEMA,
     PROMPT_VERSION,
     Decision,
@@ -40,8 +31,12 @@ from service.domain.prompting import (
     system_prompt,
     user_prompt,
 )
+from service.domain.adding.request import AddRequest
+from service.domain.adding.results import AddResult, RejectedDecision
+from service.domain.memories import content_hash
+from service.domain.ports import ChatLlm, TextEmbedder
 from service.errors import Conflict
-from service.models import Memory, NewMemory, Scope, SearchHit, Vector
+from service.models import AddOutcome, Memory, NewMemory, Scope, SearchHit, Vector
 from service.storage import history as history_store
 from service.storage import ingested as ingested_store
 from service.storage import jobs as job_store
@@ -68,8 +63,8 @@ class IngestPipeline:
     def __init__(
         self,
         database: Database,
-        embedder: Embedder,
-        llm: ChatJsonClient,
+        embedder: TextEmbedder,
+        llm: ChatLlm,
         *,
         near_duplicate_similarity: float,
         related_similarity: float = 0.25,
@@ -87,12 +82,13 @@ class IngestPipeline:
         self._max_fact_chars = max_fact_chars
 
     async def run(
-        self, tenant_id: uuid.UUID, request: IngestRequest, job_id: uuid.UUID | None
-    ) -> IngestResult:
-        result = IngestResult()
+        self, tenant_id: uuid.UUID, request: AddRequest, job_id: uuid.UUID | None
+    ) -> AddResult:
+        result = AddResult()
+        message_hashes = [content_hash(text) for text in request.user_texts]
         for _ in range(MAX_ATTEMPTS_ON_STALE):
             try:
-                await self._run_once(tenant_id, request, job_id, result)
+                await self._run_once(tenant_id, request, message_hashes, job_id, result)
             except StaleCandidates:
                 result.outcomes, result.rejected = [], []
                 continue
@@ -102,25 +98,28 @@ class IngestPipeline:
     async def _run_once(
         self,
         tenant_id: uuid.UUID,
-        request: IngestRequest,
+        request: AddRequest,
+        message_hashes: list[bytes],
         job_id: uuid.UUID | None,
-        result: IngestResult,
+        result: AddResult,
     ) -> None:
         user_texts = request.user_texts
-        repeated = await self._results_of_repeated_messages(tenant_id, request.scope, user_texts)
+        repeated = await self._results_of_repeated_messages(
+            tenant_id, request.scope, message_hashes
+        )
         if repeated is not None:
             # Certain: these exact messages were ingested before and everything they led to
             # is still as they left it; extracting them again would change nothing.
-            result.outcomes = [FactOutcome("NONE", memory) for memory in repeated]
-            await self._finish(tenant_id, request, job_id, result, [])
+            result.outcomes = [AddOutcome("NONE", memory) for memory in repeated]
+            await self._finish(tenant_id, request, message_hashes, job_id, result, [])
             return
         neighbours = await self._neighbours(tenant_id, request.scope, user_texts)
         if user_texts and all(
             hits and hits[0].score >= self._near_duplicate for hits in neighbours
         ):
             # Certain: everything the user said is already remembered.
-            result.outcomes = [FactOutcome("NONE", hits[0].memory) for hits in neighbours]
-            await self._finish(tenant_id, request, job_id, result, [])
+            result.outcomes = [AddOutcome("NONE", hits[0].memory) for hits in neighbours]
+            await self._finish(tenant_id, request, message_hashes, job_id, result, [])
             return
         candidates = _merge_candidates(neighbours, self._max_candidates)
         result.llm_used = True
@@ -133,18 +132,18 @@ class IngestPipeline:
             result.usage,
         )
         planned = await self._plan(answer.decisions, candidates, result)
-        await self._finish(tenant_id, request, job_id, result, planned)
+        await self._finish(tenant_id, request, message_hashes, job_id, result, planned)
 
     async def _results_of_repeated_messages(
-        self, tenant_id: uuid.UUID, scope: Scope, texts: list[str]
+        self, tenant_id: uuid.UUID, scope: Scope, message_hashes: list[bytes]
     ) -> list[Memory] | None:
-        if not texts:
+        if not message_hashes:
             return None
         memory_ids: dict[uuid.UUID, None] = {}
         async with self._database.connection(tenant_id) as connection:
-            for text in texts:
+            for message_hash in message_hashes:
                 ids = await ingested_store.unchanged_results_of(
-                    connection, tenant_id, scope, content_hash(text)
+                    connection, tenant_id, scope, message_hash
                 )
                 if ids is None:
                     return None
@@ -168,7 +167,7 @@ class IngestPipeline:
             ]
 
     async def _plan(
-        self, decisions: list[Decision], candidates: list[Memory], result: IngestResult
+        self, decisions: list[Decision], candidates: list[Memory], result: AddResult
     ) -> list[_Planned]:
         """Keep the decisions the rules allow; say why each other one was rejected."""
         kept: list[tuple[Decision, Memory | None]] = []
@@ -222,9 +221,10 @@ class IngestPipeline:
     async def _finish(
         self,
         tenant_id: uuid.UUID,
-        request: IngestRequest,
+        request: AddRequest,
+        message_hashes: list[bytes],
         job_id: uuid.UUID | None,
-        result: IngestResult,
+        result: AddResult,
         planned: list[_Planned],
     ) -> None:
         async with self._database.transaction(tenant_id) as connection:
@@ -238,19 +238,19 @@ class IngestPipeline:
                     connection,
                     tenant_id,
                     request.scope,
-                    [content_hash(text) for text in request.user_texts],
+                    message_hashes,
                     [(o.memory, content_hash(o.memory.text)) for o in result.outcomes],
                 )
             if job_id is not None:
-                await job_store.complete_job(connection, job_id, result_to_json(result))
+                await job_store.complete_job(connection, job_id, encode_result(result))
 
     async def _apply(
         self,
         connection: asyncpg.Connection,
         tenant_id: uuid.UUID,
-        request: IngestRequest,
+        request: AddRequest,
         item: _Planned,
-    ) -> FactOutcome | None:
+    ) -> AddOutcome | None:
         decision, target = item.decision, item.target
         if decision.event == "ADD":
             return await self._add(connection, tenant_id, request, item)
@@ -259,11 +259,11 @@ class IngestPipeline:
         if current is None or current.updated_at != target.updated_at:
             raise StaleCandidates
         if decision.event == "NONE":
-            return FactOutcome("NONE", current, decision.fact)
+            return AddOutcome("NONE", current, decision.fact)
         if decision.event == "DELETE":
             await store.delete_memory(connection, tenant_id, current.id)
             await self._history(connection, tenant_id, "DELETE", current, None)
-            return FactOutcome("DELETE", current, decision.fact, current.text)
+            return AddOutcome("DELETE", current, decision.fact, current.text)
         try:
             async with connection.transaction():  # a savepoint: a clash must not abort the rest
                 updated = await store.update_memory(
@@ -280,23 +280,23 @@ class IngestPipeline:
             # The new text already exists as another memory: the old one is now redundant.
             await store.delete_memory(connection, tenant_id, current.id)
             await self._history(connection, tenant_id, "DELETE", current, None)
-            return FactOutcome("DELETE", current, decision.fact, current.text)
+            return AddOutcome("DELETE", current, decision.fact, current.text)
         await self._history(connection, tenant_id, "UPDATE", current, updated)
-        return FactOutcome("UPDATE", updated, decision.fact, current.text)
+        return AddOutcome("UPDATE", updated, decision.fact, current.text)
 
     async def _add(
         self,
         connection: asyncpg.Connection,
         tenant_id: uuid.UUID,
-        request: IngestRequest,
+        request: AddRequest,
         item: _Planned,
-    ) -> FactOutcome:
+    ) -> AddOutcome:
         fact = item.decision.fact
         nearest = await vector_search.nearest_in_exact_scope(
             connection, tenant_id, request.scope, item.vector
         )
         if nearest and nearest[0].score >= self._near_duplicate:
-            return FactOutcome("NONE", nearest[0].memory, fact)
+            return AddOutcome("NONE", nearest[0].memory, fact)
         new = NewMemory(
             fact,
             content_hash(fact),
@@ -308,9 +308,9 @@ class IngestPipeline:
         )
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
         if not inserted:
-            return FactOutcome("NONE", memory, fact)
+            return AddOutcome("NONE", memory, fact)
         await self._history(connection, tenant_id, "ADD", None, memory)
-        return FactOutcome("ADD", memory, fact)
+        return AddOutcome("ADD", memory, fact)
 
     async def _history(
         self,
@@ -334,7 +334,7 @@ class IngestPipeline:
         )
 
 
-def _is_safely_repeatable(result: IngestResult) -> bool:
+def _is_safely_repeatable(result: AddResult) -> bool:
     """Whether sending the same messages again is certain to change nothing while the
     memories they led to stay as they are. Not so for messages that deleted something or led
     to nothing: "I don't have a car any more" must act again once a new car is remembered."""

@@ -7,14 +7,14 @@ cannot name a memory it was not shown.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Literal
 
 import msgspec
 
-from service.adapters.llm import JsonSchema
+from service.domain.adding.request import Turn
+from service.domain.ports import JsonSchema
 from service.models import Memory
 
 PROMPT_NAME = "memory_update_v1"
@@ -56,32 +56,6 @@ ANSWER_SCHEMA = JsonSchema(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One chat message as the pipeline sees it."""
-
-    role: str
-    content: str
-    name: str | None = None
-    timestamp: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "name": self.name,
-            "content": self.content,
-            "time": self.timestamp.isoformat() if self.timestamp else None,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Turn:
-        time = datetime.fromisoformat(raw["time"]) if raw.get("time") else None
-        if time is not None and time.tzinfo is None:
-            # Jobs queued before timestamps needed a timezone may hold naive ones: read as UTC.
-            time = time.replace(tzinfo=UTC)
-        return cls(raw["role"], raw["content"], raw.get("name"), time)
-
-
 def system_prompt(subject: str) -> str:
     template = resources.files("service.prompts").joinpath(f"{PROMPT_NAME}.md").read_text()
     return template.replace("{subject}", subject)
@@ -96,7 +70,17 @@ def user_prompt(turns: list[Turn], candidates: list[Memory], now: datetime | Non
             "existing_memories": [
                 {"id": alias, "text": memory.text} for alias, memory in enumerate(candidates)
             ],
-            "conversation": [turn.to_json() for turn in turns],
+            "conversation": [_prompt_turn(turn) for turn in turns],
         },
         ensure_ascii=False,
     )
+
+
+def _prompt_turn(turn: Turn) -> dict[str, Any]:
+    """How the prompt shows a message: its own format, independent of how jobs store one."""
+    return {
+        "role": turn.role,
+        "name": turn.name,
+        "content": turn.content,
+        "time": turn.timestamp.isoformat() if turn.timestamp else None,
+    }

@@ -10,32 +10,18 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from service.domain.ingest_results import FactOutcome, IngestRequest, IngestResult
-from service.domain.jobs import Deferred, IngestJobs
+from service.domain.adding.jobs import IngestJobs, Job
+from service.domain.adding.request import AddRequest, remembered_roles
+from service.domain.adding.results import AddResult
 from service.domain.memories import (
     MemoryService,
     TextToAdd,
     check_expiry,
     check_memory_text,
     check_told_at,
-    remembered_roles,
 )
-from service.domain.prompting import Turn
 from service.errors import InvalidRequest
-from service.models import Metadata, Scope
-from service.storage.jobs import JobRecord
-
-
-@dataclass(frozen=True, slots=True)
-class AddRequest:
-    scope: Scope
-    turns: list[Turn]
-    metadata: Metadata
-    infer: bool
-    background: bool  # answer at once with a job; needs infer and an LLM
-    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +41,7 @@ class AddService:
         """Whether an LLM is configured, so that inferring adds can be queued as jobs."""
         return self._jobs is not None
 
-    async def add(self, tenant_id: uuid.UUID, request: AddRequest) -> IngestResult | JobRecord:
+    async def add(self, tenant_id: uuid.UUID, request: AddRequest) -> AddResult | Job:
         """The finished outcome, or the job that will produce it (queued, or an LLM failure
         that workers retry; ``last_error`` says which)."""
         if request.scope.is_empty:
@@ -70,13 +56,9 @@ class AddService:
             check_expiry(request.expires_at)
             for turn in request.turns:
                 check_told_at(turn.timestamp)
-            ingest = IngestRequest(
-                request.scope, request.turns, request.metadata, request.expires_at
-            )
             if request.background:
-                return await self._jobs.submit(tenant_id, ingest)
-            outcome = await self._jobs.run_now(tenant_id, ingest)
-            return outcome.job if isinstance(outcome, Deferred) else outcome
+                return await self._jobs.submit(tenant_id, request)
+            return await self._jobs.run_now(tenant_id, request)
         if request.background:
             raise InvalidRequest(
                 "asynchronous adds need infer=true and an LLM (MEMORY_LLM_BASE_URL); "
@@ -91,7 +73,7 @@ class AddService:
             if turn.role in roles
         ]
         outcomes = await self._memories.add(tenant_id, items, skip_near_duplicates=request.infer)
-        return IngestResult(outcomes=[FactOutcome(o.event, o.memory) for o in outcomes])
+        return AddResult(outcomes=outcomes)
 
     def _check_turns(self, request: AddRequest) -> None:
         if not request.turns or len(request.turns) > self._limits.max_messages:

@@ -1,0 +1,73 @@
+"""What the domain needs from the outside world, as small interfaces the adapters implement.
+
+The domain never imports an adapter: ``service.adapters.embedder.Embedder`` and
+``service.adapters.llm.ChatJsonClient`` satisfy these protocols, and tests or other
+deployments may bring their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from service.models import Vector, VectorSpace
+
+T = TypeVar("T")
+FailureKind = Literal["timeout", "rate_limited", "server_error", "invalid_output", "refused"]
+
+
+class TextEmbedder(Protocol):
+    """Turns texts into unit vectors of one vector space."""
+
+    @property
+    def vector_space(self) -> VectorSpace: ...
+
+    async def embed(self, texts: list[str]) -> list[Vector]:
+        """Vectors of texts to store (with the model's document prompt, if any)."""
+        ...
+
+    async def embed_query(self, text: str) -> Vector:
+        """The vector of a search query (with the model's query prompt, if any)."""
+        ...
+
+
+@dataclass(slots=True)
+class LlmUsage:
+    """What talking to the LLM cost for one add: every attempt counts as a call."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+
+
+class LlmFailure(Exception):
+    """The LLM gave no valid answer after all retries."""
+
+    def __init__(
+        self, kind: FailureKind, detail: str, usage: LlmUsage, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.usage = usage
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class JsonSchema:
+    """The JSON schema an answer must follow, under a name the endpoint is told."""
+
+    name: str
+    schema: dict[str, Any]
+
+
+class ChatLlm(Protocol):
+    """A chat model that answers in JSON of a given schema, or raises ``LlmFailure``."""
+
+    @property
+    def model(self) -> str: ...
+
+    async def complete(
+        self, system: str, user: str, schema: JsonSchema, answer_type: type[T], usage: LlmUsage
+    ) -> T: ...
