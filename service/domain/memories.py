@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service.adapters.embedder import Embedder
+from service.domain.ports import TextEmbedder
 from service.domain.times import check_storable
 from service.errors import InvalidRequest, NotFound
 from service.models import (
@@ -159,7 +159,9 @@ class MemoryPage:
 
 
 class MemoryService:
-    def __init__(self, database: Database, embedder: Embedder, near_duplicate_similarity: float):
+    def __init__(
+        self, database: Database, embedder: TextEmbedder, near_duplicate_similarity: float
+    ):
         self._database = database
         self._embedder = embedder
         self._near_duplicate_similarity = near_duplicate_similarity

@@ -20,9 +20,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from service.adapters.embedder import Embedder
 from service.domain.json_depth import check_json_depth
 from service.domain.memories import check_memory_text, content_hash, store_unless_held
+from service.domain.ports import TextEmbedder
 from service.domain.times import check_storable
 from service.errors import InvalidRequest
 from service.models import (
@@ -81,7 +81,7 @@ class ImportOutcome:
 
 
 class TransferService:
-    def __init__(self, database: Database, embedder: Embedder, max_text_chars: int) -> None:
+    def __init__(self, database: Database, embedder: TextEmbedder, max_text_chars: int) -> None:
         self._database = database
         self._embedder = embedder
         self._max_text_chars = max_text_chars
