@@ -30,7 +30,7 @@ import httpx
 from benchmarks import mem0_peer
 from benchmarks.harness import SERVICE_SETTINGS, running_process, write_json
 from service.adapters.embedded_postgres import start_embedded_postgres
-from service.settings import SETTINGS_DOC
+from service.settings import setting_named
 
 # (question, user_id) -> the dia_ids each of the top-10 results cites, best first
 Search = Callable[[str, str], list[set[str]]]
@@ -195,7 +195,10 @@ def run(data: Path, modes: list[str], with_mem0: bool) -> dict[str, Any]:
 def settings() -> dict[str, str]:
     return {
         "model": os.environ.get("MEMORY_EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
-        **{name: os.environ.get(name, SETTINGS_DOC[name][0]) for name in HYBRID_SETTINGS},
+        **{
+            name: os.environ.get(name, setting_named(name).shown.strip("`"))
+            for name in HYBRID_SETTINGS
+        },
         **SERVICE_SETTINGS,
     }
 

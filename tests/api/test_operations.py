@@ -18,7 +18,7 @@ from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
 from service.errors import ConfigurationError, IncompatibleDatabase
 from service.models import VectorSpace
-from service.settings import SETTINGS_DOC, Settings
+from service.settings import Settings
 from service.storage.migrations import apply_migrations
 from service.storage.model_registry import ensure_vector_space
 from tests.conftest import LiveServer, add_text, create_api_key, run_sql, start_server
@@ -258,19 +258,6 @@ def test_a_share_beyond_one_is_refused_with_its_range() -> None:
 
     assert str(refused.value) == "MEMORY_HYBRID_SESSION_WEIGHT must be at most 1.0, got 1.5"
     assert Settings.from_env({"MEMORY_HYBRID_SESSION_WEIGHT": "1"}).hybrid_session_weight == 1.0
-
-
-def test_every_setting_is_in_the_readme_table_with_its_default() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    rows = {
-        cells[0].replace("`", "").strip(): cells[1].replace("`", "").strip()
-        for line in readme.splitlines()
-        if line.startswith("| `")
-        for cells in [line.strip("|").split("|")]
-    }
-
-    documented = {name: rows.get(name) for name in SETTINGS_DOC}
-    assert documented == {name: default for name, (default, _) in SETTINGS_DOC.items()}
 
 
 def test_metrics_expose_requests_embeddings_and_search_without_tenant_data(
