@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
@@ -38,13 +38,14 @@ class SearchPlan:
 
 @dataclass(frozen=True, slots=True)
 class HybridSettings:
-    """How the keyword ranking is scored and fused with the vector ranking."""
+    """How the keyword ranking is scored and fused with the vector ranking (the values, and
+    what each does, are the ``MEMORY_HYBRID_*`` settings)."""
 
-    keyword_weight: float = 0.35  # most a keyword match adds to a cosine similarity
-    candidates: int = 50  # taken from each ranking before fusing
-    date_weight: float = 0.3  # added to memories told on a date the query names
-    session_weight: float = 0.4  # share of the way to the best score told alongside
-    bm25: Bm25Parameters = field(default_factory=Bm25Parameters)
+    keyword_weight: float  # most a keyword match adds to a cosine similarity
+    candidates: int  # taken from each ranking before fusing
+    date_weight: float  # added to memories told on a date the query names
+    session_weight: float  # share of the way to the best score told alongside
+    bm25: Bm25Parameters
 
 
 class SearchService:
@@ -55,13 +56,13 @@ class SearchService:
         *,
         exact_max_rows: int,
         ef_search: int,
-        hybrid: HybridSettings | None = None,
+        hybrid: HybridSettings,
     ) -> None:
         self._database = database
         self._embedder = embedder
         self._exact_max_rows = exact_max_rows
         self._ef_search = ef_search
-        self._hybrid = hybrid or HybridSettings()
+        self._hybrid = hybrid
 
     async def search(
         self,
