@@ -99,7 +99,12 @@ def build_services(
     )
     llm = _llm_client(settings)
     ingest_jobs = _ingest_jobs(settings, database, embedder, llm) if llm is not None else None
-    memory_service = MemoryService(database, embedder, settings.near_duplicate_similarity)
+    memory_service = MemoryService(
+        database,
+        embedder,
+        near_duplicate_similarity=settings.near_duplicate_similarity,
+        max_text_chars=settings.max_text_chars,
+    )
     api_keys = ApiKeyService(database)
     idempotency = IdempotencyService(
         database, settings.idempotency_ttl_s, settings.idempotency_lock_s

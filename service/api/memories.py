@@ -34,7 +34,7 @@ from service.api.schemas import (
 from service.domain.adding import AddRequest, AddService, Job, Turn
 from service.domain.filters import parse_filter
 from service.domain.json_depth import check_json_depth
-from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, check_memory_text
+from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, require_scope
 from service.domain.times import is_storable
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
@@ -113,16 +113,16 @@ class MemoriesController(Controller):
         stored in its scope is reported as NONE, not stored twice."""
         if not data.items or len(data.items) > settings.max_batch_items:
             raise InvalidRequest(f"a batch holds 1 to {settings.max_batch_items} items")
-        items = []
-        for index, item in enumerate(data.items):
-            try:
-                scope = _require_scope(item.user_id, item.agent_id, item.run_id)
-                check_memory_text(item.text, settings.max_text_chars)
-            except InvalidRequest as error:
-                raise InvalidRequest(f"items[{index}]: {error.detail}") from None
-            items.append(
-                TextToAdd(item.text, scope, item.metadata, item.expires_at, item.created_at)
+        items = [
+            TextToAdd(
+                item.text,
+                Scope(item.user_id, item.agent_id, item.run_id),
+                item.metadata,
+                item.expires_at,
+                item.created_at,
             )
+            for item in data.items
+        ]
         outcomes = await memory_service.add(tenant.id, items, skip_near_duplicates=data.infer)
         return _add_response(outcomes)
 
@@ -237,12 +237,9 @@ class MemoriesController(Controller):
         data: UpdateMemoryRequest,
         tenant: Tenant,
         memory_service: MemoryService,
-        settings: Settings,
     ) -> MemoryOut:
         """Replace the text (it is re-embedded) and/or the whole metadata object. The change is
         recorded in the memory's history."""
-        if data.text is not None:
-            check_memory_text(data.text, settings.max_text_chars)
         memory = await memory_service.update(
             tenant.id,
             memory_id,
@@ -299,8 +296,7 @@ class MemoriesController(Controller):
 
 def _require_scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> Scope:
     scope = Scope(user_id, agent_id, run_id)
-    if scope.is_empty:
-        raise InvalidRequest("give at least one of user_id, agent_id, run_id")
+    require_scope(scope)
     return scope
 
 

@@ -96,6 +96,12 @@ def check_memory_text(text: str, max_chars: int) -> None:
         raise InvalidRequest(f"text is {len(text)} characters long; the limit is {max_chars}")
 
 
+def require_scope(scope: Scope) -> None:
+    """The one check that a memory (or what an add stores) names whom it is about."""
+    if scope.is_empty:
+        raise InvalidRequest("give at least one of user_id, agent_id, run_id")
+
+
 def content_hash(text: str) -> bytes:
     return hashlib.sha256(normalise_text(text).encode()).digest()
 
@@ -160,8 +166,14 @@ class MemoryPage:
 
 class MemoryService:
     def __init__(
-        self, database: Database, embedder: TextEmbedder, near_duplicate_similarity: float
-    ):
+        self,
+        database: Database,
+        embedder: TextEmbedder,
+        *,
+        near_duplicate_similarity: float,
+        max_text_chars: int,
+    ) -> None:
+        self._max_text_chars = max_text_chars
         self._database = database
         self._embedder = embedder
         self._near_duplicate_similarity = near_duplicate_similarity
@@ -177,9 +189,14 @@ class MemoryService:
         """
         if not items:
             return []
-        for item in items:
-            check_expiry(item.expires_at)
-            check_told_at(item.told_at)
+        for index, item in enumerate(items):
+            try:
+                require_scope(item.scope)
+                check_memory_text(item.text, self._max_text_chars)
+                check_expiry(item.expires_at)
+                check_told_at(item.told_at)
+            except InvalidRequest as error:
+                raise InvalidRequest(f"items[{index}]: {error.detail}") from None
         vectors = await self._embedder.embed([item.text for item in items])
         news = [
             NewMemory(
@@ -293,6 +310,8 @@ class MemoryService:
                 raise InvalidRequest(
                     f"memory {change.memory_id}: give 'text', 'metadata' and/or 'expires_at'"
                 )
+            if change.text is not None:
+                check_memory_text(change.text, self._max_text_chars)
             if not isinstance(change.expires_at, KeepExpiry):
                 check_expiry(change.expires_at)
         if len({change.memory_id for change in changes}) != len(changes):

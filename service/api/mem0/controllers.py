@@ -21,12 +21,10 @@ from service.domain.memories import (
     KEEP_EXPIRY,
     MemoryChange,
     MemoryService,
-    check_memory_text,
 )
 from service.domain.search import SearchService
 from service.errors import InvalidRequest, NotSupported
 from service.models import EntityKind, Scope, Tenant
-from service.settings import Settings
 
 from .routing import CLIENT_PATH, MEM0_PREFIX
 from .schemas import (
@@ -191,11 +189,8 @@ async def update_memory(
     data: UpdateBody,
     tenant: Tenant,
     memory_service: MemoryService,
-    settings: Settings,
 ) -> Mem0Memory:
     refuse_unsupported(data, _UNSUPPORTED_UPDATE)
-    if data.text is not None:
-        check_memory_text(data.text, settings.max_text_chars)
     memory = await memory_service.update(
         tenant.id,
         memory_id,
@@ -281,11 +276,8 @@ async def delete_entity(
 
 @put("/v1/batch")
 async def batch_update(
-    data: BatchUpdateBody, tenant: Tenant, memory_service: MemoryService, settings: Settings
+    data: BatchUpdateBody, tenant: Tenant, memory_service: MemoryService
 ) -> Mem0Done:
-    for item in data.memories:
-        if item.text is not None:
-            check_memory_text(item.text, settings.max_text_chars)
     changed = await memory_service.update_many(
         tenant.id,
         [MemoryChange(item.memory_id, item.text, item.metadata) for item in data.memories],

@@ -20,6 +20,7 @@ from service.domain.memories import (
     check_expiry,
     check_memory_text,
     check_told_at,
+    require_scope,
 )
 from service.errors import InvalidRequest
 
@@ -44,8 +45,7 @@ class AddService:
     async def add(self, tenant_id: uuid.UUID, request: AddRequest) -> AddResult | Job:
         """The finished outcome, or the job that will produce it (queued, or an LLM failure
         that workers retry; ``last_error`` says which)."""
-        if request.scope.is_empty:
-            raise InvalidRequest("give at least one of user_id, agent_id, run_id")
+        require_scope(request.scope)
         self._check_turns(request)
         # System prompts describe the assistant, not the user: never a source of memories.
         request = dataclasses.replace(
