@@ -25,7 +25,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation import GenerationMode
 from schemathesis.generation.case import Case
 
-from benchmarks.fuzz.wire import Exchange, Recorder, shorten
+from benchmarks.fuzz.wire import UNSENDABLE, Exchange, Recorder, shorten
 
 OPENAPI = Path(__file__).parents[2] / "openapi.yaml"
 # Request bodies whose unknown fields the service refuses (400), which the document does not
@@ -143,6 +143,8 @@ class OpenApiFuzzer:
                 base_url=self.base_url, session=self.session, headers=headers, timeout=60
             )
         except (requests.RequestException, UnicodeError, ValueError) as error:
+            lost = isinstance(error, (requests.ConnectionError, requests.Timeout))
+            exchange.status = 0 if lost else UNSENDABLE  # 0: sent, and no answer came
             exchange.response = shorten(f"{type(error).__name__}: {error}")
             self.recorder.record(exchange, None)
             return None

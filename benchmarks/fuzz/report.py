@@ -218,6 +218,7 @@ def _print_details(figures: dict[str, Any], recorder: Recorder) -> None:
     for label, found in (
         ("Connections dropped", recorder.no_answer),
         ("Another tenant's memory read", recorder.breaches),
+        ("Not sent: the HTTP client refused them (status -1)", recorder.unsendable),
     ):
         if found:
             print(f"\n{label} (of {len(found)}):")

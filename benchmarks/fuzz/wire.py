@@ -102,6 +102,7 @@ class Recorder:
     outcomes: Counter[tuple[str, int]] = field(default_factory=Counter)  # (strategy, status)
     failures: list[Exchange] = field(default_factory=list)  # 5xx
     no_answer: list[Exchange] = field(default_factory=list)
+    unsendable: list[Exchange] = field(default_factory=list)  # refused by the HTTP client
     breaches: list[Exchange] = field(default_factory=list)  # another tenant's memory read
     ids: dict[str, deque[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +125,7 @@ class Recorder:
             self.outcomes.update(other.outcomes)
             self.failures += other.failures
             self.no_answer += other.no_answer
+            self.unsendable += other.unsendable
             self.breaches += other.breaches
 
     @property
@@ -154,6 +156,8 @@ class Recorder:
                 self.failures.append(exchange)
             elif exchange.status == 0:
                 self.no_answer.append(exchange)
+            elif exchange.status == UNSENDABLE:
+                self.unsendable.append(exchange)
             elif 200 <= exchange.status < 300 and exchange.clean_auth:
                 if exchange.id_source == "other" and exchange.method == "GET":
                     self.breaches.append(exchange)
