@@ -12,6 +12,7 @@ import inspect
 
 from litestar.enums import ParamType
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Example,
@@ -31,6 +32,7 @@ from litestar.openapi.spec import (
 from service import __version__
 from service.api import schemas as api_schemas
 from service.api import search_schemas
+from service.api.docs_page import JSON_PATH, YAML_PATH, OfflineDocsPlugin
 from service.domain.times import TIME_RANGE
 
 SCHEMA_MODULES = (api_schemas, search_schemas)  # where the structs of the components live
@@ -99,6 +101,12 @@ def openapi_config() -> OpenAPIConfig:
         use_handler_docstrings=True,
         create_examples=False,
         path="/schema",
+        # /schema: a documentation page served whole by the service (no CDN), and the contract.
+        render_plugins=[
+            OfflineDocsPlugin(),
+            JsonRenderPlugin(path=JSON_PATH),
+            YamlRenderPlugin(path=[YAML_PATH, "/openapi.yml"]),
+        ],
     )
 
 
