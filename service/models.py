@@ -143,7 +143,7 @@ class Entity:
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     memory: Memory
-    score: float
+    similarity: float  # cosine to the query (the response's ``score``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,11 @@ def main(root: Path) -> None:
             module_lines.append((len(source.splitlines()), str(path.relative_to(root))))
             if folder != "service":
                 continue
-            tree = ast.parse(source)
+            try:
+                tree = ast.parse(source)
+            except SyntaxError as error:
+                print(f"skipped {path.relative_to(root)}: {error.msg} (line {error.lineno})")
+                continue
             name = module_name(root, path)
             for function, size in function_sizes(tree):
                 sizes.append(size)

@@ -52,7 +52,7 @@ class SearchResult(msgspec.Struct):
 
     @classmethod
     def of(cls, hit: SearchHit) -> SearchResult:
-        return cls(score=round(hit.score, 6), memory=MemoryOut.of(hit.memory))
+        return cls(score=round(hit.similarity, 6), memory=MemoryOut.of(hit.memory))
 
 
 class SearchResponse(msgspec.Struct):

@@ -39,14 +39,14 @@ CLOCK_SKEW = timedelta(minutes=5)
 MAX_PAGE_SIZE = 1000
 
 
-async def store_unless_held(
+async def store_unless_duplicate(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, news: list[NewMemory], actor: str
 ) -> list[AddOutcome]:
     """Store every text its scope does not hold yet, each with an ADD event by ``actor``.
 
     The caller holds the scopes' locks. New texts go in in one statement, which is what
     makes batches fast; the few a scope already holds are then looked at one by one."""
-    inserted_at_once = await store.insert_memories_not_held(connection, tenant_id, news)
+    inserted_at_once = await store.insert_new_memories(connection, tenant_id, news)
     outcomes: list[AddOutcome] = []
     for new, inserted_memory in zip(news, inserted_at_once, strict=True):
         if inserted_memory is not None:
@@ -112,7 +112,7 @@ class TextToAdd:
     scope: Scope
     metadata: Metadata
     expires_at: datetime | None = None
-    told_at: datetime | None = None  # stored as created_at; None: now
+    created_at: datetime | None = None  # stored as created_at; None: now
 
 
 class KeepExpiry:
@@ -128,10 +128,10 @@ def check_expiry(expires_at: datetime | None) -> None:
         raise InvalidRequest("expires_at must be in the future (a time with a timezone)")
 
 
-def check_told_at(told_at: datetime | None) -> None:
-    check_storable("created_at (or a message timestamp)", told_at)
+def check_created_at(created_at: datetime | None) -> None:
+    check_storable("created_at (or a message timestamp)", created_at)
     # A client clock a little ahead of ours is not an error; a date to come is.
-    if told_at is not None and told_at > datetime.now(UTC) + CLOCK_SKEW:
+    if created_at is not None and created_at > datetime.now(UTC) + CLOCK_SKEW:
         raise InvalidRequest(
             "created_at (or a message timestamp) must not be in the future: it says when the "
             "memory was told"
@@ -194,7 +194,7 @@ class MemoryService:
                 require_scope(item.scope)
                 check_memory_text(item.text, self._max_text_chars)
                 check_expiry(item.expires_at)
-                check_told_at(item.told_at)
+                check_created_at(item.created_at)
             except InvalidRequest as error:
                 raise InvalidRequest(f"items[{index}]: {error.detail}") from None
         vectors = await self._embedder.embed([item.text for item in items])
@@ -206,7 +206,7 @@ class MemoryService:
                 item.scope,
                 item.metadata,
                 item.expires_at,
-                item.told_at,
+                item.created_at,
             )
             for item, vector in zip(items, vectors, strict=True)
         ]
@@ -214,7 +214,7 @@ class MemoryService:
             await store.lock_scopes(connection, tenant_id, [item.scope for item in items])
             if skip_near_duplicates:
                 return await self._add_unless_near_duplicate(connection, tenant_id, news)
-            return await store_unless_held(connection, tenant_id, news, CLIENT_ACTOR)
+            return await store_unless_duplicate(connection, tenant_id, news, CLIENT_ACTOR)
 
     async def _add_unless_near_duplicate(
         self, connection: asyncpg.Connection, tenant_id: uuid.UUID, news: list[NewMemory]
@@ -225,10 +225,10 @@ class MemoryService:
             nearest = await vector_search.nearest_in_exact_scope(
                 connection, tenant_id, new.scope, new.embedding
             )
-            if nearest and nearest[0].score >= self._near_duplicate_similarity:
+            if nearest and nearest[0].similarity >= self._near_duplicate_similarity:
                 outcomes.append(AddOutcome("NONE", nearest[0].memory))
                 continue
-            outcomes += await store_unless_held(connection, tenant_id, [new], CLIENT_ACTOR)
+            outcomes += await store_unless_duplicate(connection, tenant_id, [new], CLIENT_ACTOR)
         return outcomes
 
     async def get(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:

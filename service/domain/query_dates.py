@@ -126,7 +126,7 @@ def _covered(parts: dict[str, Any]) -> TimeRange:
     return TimeRange(start, start + timedelta(days=1))
 
 
-def told_within(ranges: list[TimeRange], filters: FilterNode | None) -> FilterNode:
+def created_within(ranges: list[TimeRange], filters: FilterNode | None) -> FilterNode:
     """``filters``, narrowed to memories told within one of ``ranges``."""
     within = AnyOf(
         tuple(

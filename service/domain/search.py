@@ -15,9 +15,9 @@ from typing import Literal
 import asyncpg
 
 from service import metrics
-from service.adapters.embedder import Embedder
 from service.domain.fusion import score_fusion
-from service.domain.query_dates import TimeRange, dates_named_in, told_within, without_dates
+from service.domain.ports import TextEmbedder
+from service.domain.query_dates import TimeRange, created_within, dates_named_in, without_dates
 from service.errors import InvalidRequest
 from service.models import Bm25Parameters, Candidate, FilterNode, Scope, SearchHit, Vector
 from service.storage import memories as store
@@ -52,7 +52,7 @@ class SearchService:
     def __init__(
         self,
         database: Database,
-        embedder: Embedder,
+        embedder: TextEmbedder,
         *,
         exact_max_rows: int,
         ef_search: int,
@@ -108,7 +108,7 @@ class SearchService:
                     connection,
                     tenant_id,
                     scope,
-                    told_within(dates_named, filters),
+                    created_within(dates_named, filters),
                     vector,
                     depth,
                     plan,

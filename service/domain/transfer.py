@@ -21,7 +21,7 @@ import msgspec
 import numpy as np
 
 from service.domain.json_depth import check_json_depth
-from service.domain.memories import check_memory_text, content_hash, store_unless_held
+from service.domain.memories import check_memory_text, content_hash, store_unless_duplicate
 from service.domain.ports import TextEmbedder
 from service.domain.times import check_storable
 from service.errors import InvalidRequest
@@ -136,7 +136,7 @@ class TransferService:
         news = [_new_memory(item, vector) for item, vector in zip(items, vectors, strict=True)]
         async with self._database.transaction(tenant_id) as connection:
             await store.lock_scopes(connection, tenant_id, [new.scope for new in news])
-            outcomes = await store_unless_held(connection, tenant_id, news, ACTOR)
+            outcomes = await store_unless_duplicate(connection, tenant_id, news, ACTOR)
         imported = sum(outcome.event == "ADD" for outcome in outcomes)
         return ImportOutcome(imported, len(items) - imported, len(lines) - len(items), not reuse)
 

@@ -110,7 +110,7 @@ async def insert_memory_unless_duplicate(
     return memory_from_row(row), True
 
 
-async def insert_memories_not_held(
+async def insert_new_memories(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, news: Sequence[NewMemory]
 ) -> list[Memory | None]:
     """Insert, in one statement, every text its exact scope does not hold yet.

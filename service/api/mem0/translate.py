@@ -208,7 +208,7 @@ def memory_out(memory: Memory, score: float | None = None) -> Mem0Memory:
 
 
 def hit_out(hit: SearchHit) -> Mem0Memory:
-    return memory_out(hit.memory, round(hit.score, 6))
+    return memory_out(hit.memory, round(hit.similarity, 6))
 
 
 def add_out(outcome: AddResult | Job) -> Mem0AddResponse:

@@ -115,7 +115,7 @@ class IngestPipeline:
             return
         neighbours = await self._neighbours(tenant_id, request.scope, user_texts)
         if user_texts and all(
-            hits and hits[0].score >= self._near_duplicate for hits in neighbours
+            hits and hits[0].similarity >= self._near_duplicate for hits in neighbours
         ):
             # Certain: everything the user said is already remembered.
             result.outcomes = [AddOutcome("NONE", hits[0].memory) for hits in neighbours]
@@ -295,7 +295,7 @@ class IngestPipeline:
         nearest = await vector_search.nearest_in_exact_scope(
             connection, tenant_id, request.scope, item.vector
         )
-        if nearest and nearest[0].score >= self._near_duplicate:
+        if nearest and nearest[0].similarity >= self._near_duplicate:
             return AddOutcome("NONE", nearest[0].memory, fact)
         new = NewMemory(
             fact,
@@ -304,7 +304,7 @@ class IngestPipeline:
             request.scope,
             request.metadata,
             request.expires_at,
-            request.told_at,
+            request.created_at,
         )
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
         if not inserted:
@@ -357,7 +357,7 @@ def _merge_candidates(neighbours: list[list[SearchHit]], cap: int) -> list[Memor
     best: dict[uuid.UUID, SearchHit] = {}
     for hits in neighbours:
         for hit in hits:
-            if hit.memory.id not in best or hit.score > best[hit.memory.id].score:
+            if hit.memory.id not in best or hit.similarity > best[hit.memory.id].similarity:
                 best[hit.memory.id] = hit
-    ranked = sorted(best.values(), key=lambda hit: hit.score, reverse=True)
+    ranked = sorted(best.values(), key=lambda hit: hit.similarity, reverse=True)
     return [hit.memory for hit in ranked[:cap]]

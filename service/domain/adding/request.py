@@ -36,7 +36,7 @@ class AddRequest:
     expires_at: datetime | None = None  # of the memories this add creates
 
     @property
-    def told_at(self) -> datetime | None:
+    def created_at(self) -> datetime | None:
         """When the conversation happened (its latest turn's time, if the turns carry times):
         the time the facts drawn from it are remembered at."""
         return max((turn.timestamp for turn in self.turns if turn.timestamp), default=None)

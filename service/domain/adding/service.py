@@ -17,9 +17,9 @@ from service.domain.adding.results import AddResult
 from service.domain.memories import (
     MemoryService,
     TextToAdd,
+    check_created_at,
     check_expiry,
     check_memory_text,
-    check_told_at,
     require_scope,
 )
 from service.errors import InvalidRequest
@@ -55,7 +55,7 @@ class AddService:
             # Checked here as MemoryService.add checks what it stores as given.
             check_expiry(request.expires_at)
             for turn in request.turns:
-                check_told_at(turn.timestamp)
+                check_created_at(turn.timestamp)
             if request.background:
                 return await self._jobs.submit(tenant_id, request)
             return await self._jobs.run_now(tenant_id, request)
