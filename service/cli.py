@@ -283,7 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
         prepare_model,
         (EMBEDDING, LOGGING),
     )
-    keys = command("keys", "Manage API keys (each key belongs to one tenant).", None, _DATABASE)
+    _add_key_and_tenant_commands(
+        command("keys", "Manage API keys (each key belongs to one tenant).", None, _DATABASE),
+        command("tenants", "Manage tenants.", None, _DATABASE),
+    )
+    export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
+    export.add_argument("--output", "-o", help="write to this file instead of standard output")
+    return parser
+
+
+def _add_key_and_tenant_commands(
+    keys: argparse.ArgumentParser, tenants: argparse.ArgumentParser
+) -> None:
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create = key_commands.add_parser(
         "create", help="create a key (and the tenant if new); prints it once"
@@ -297,7 +308,6 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="list keys (prefixes only)").set_defaults(
         handler=keys_list
     )
-    tenants = command("tenants", "Manage tenants.", None, _DATABASE)
     tenant_commands = tenants.add_subparsers(
         dest="tenants_command", required=True, metavar="ACTION"
     )
@@ -306,9 +316,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     remove.add_argument("name", help="the tenant's name (see `keys list`)")
     remove.set_defaults(handler=tenants_delete)
-    export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
-    export.add_argument("--output", "-o", help="write to this file instead of standard output")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
