@@ -1,17 +1,16 @@
 """The two ways a sentence-transformers model is run: onnxruntime (default) or torch.
 
-ONNX Runtime runs all-MiniLM-L6-v2 on two CPU cores about 2.5x faster than torch for one
-sentence and twice as fast in batches, at cosine >= 0.9999 to torch's vectors. The usual
+ONNX Runtime runs all-MiniLM-L6-v2 on a small CPU several times faster than torch (figures:
+docs/benchmarks.md), at cosine >= 0.9999 to torch's vectors. The usual
 route to it (``sentence-transformers[onnx]``) pulls ``optimum``, which downgrades
 sentence-transformers and transformers; instead the model is exported once with torch's own
 exporter, cached on disk, and run with ``onnxruntime`` and the model's fast tokenizer.
 
 ``onnx-int8`` quantises that export's weights to int8 (onnxruntime's dynamic quantisation,
-also cached): on a 2-core AVX2 machine one query embeds in 4.9 instead of 8.5 ms and batches
-run at 390 instead of 260 sentences/s, at cosine >= 0.97 to the float vectors (weights
-quantised per channel; per tensor gave 0.85 on long inputs). Activations are quantised per
-batch, so a text's int8 vector shifts a little with its batch mates: a one-word text padded
-beside long ones is the worst case measured (0.977 on an AVX-512 VNNI CPU, 0.984 alone).
+also cached): faster again on CPUs with int8 instructions, at cosine >= 0.97 to the float
+vectors (weights quantised per channel; per tensor loses much more on long inputs).
+Activations are quantised per batch, so a text's int8 vector shifts a little with its batch
+mates; a one-word text padded beside long ones is the worst case.
 """
 
 from __future__ import annotations
@@ -148,8 +147,7 @@ class OnnxSentenceEncoder:
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # warnings about unused initialisers are noise
         # By default the runtime's threads spin after each pass, waiting for the next one; on
-        # a small machine that burns the CPU Postgres and the event loop need (measured: 19
-        # -> 12 ms of service CPU per search under 8 clients on 2 cores).
+        # a small machine that burns the CPU Postgres and the event loop need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(

@@ -30,18 +30,17 @@ async def search_keyword(
     candidates carry their cosine similarity; the second list holds their BM25 scores.
 
     Every CTE is MATERIALIZED: inlined, the planner (misled by a fresh table's missing
-    statistics) re-ran the scope's count and the query parsing once per matching term, 100 ms
-    instead of 1 ms on a 400-memory scope. The scope's rows are read once, through the scope's
-    index, and matched there: left to itself the planner matched the query's words through
-    the full-text index over the whole table and intersected that with the scope, which is
-    every row of the table sharing a word (a 14-word question, 1,000-memory users among 1M
-    memories: 49 ms instead of 5.7 ms). Both ways read every row of the scope, which BM25's
-    statistics need.
+    statistics) re-ran the scope's count and the query parsing once per matching term. The
+    scope's rows are read once, through the scope's index, and matched there: left to itself
+    the planner matched the query's words through the full-text index over the whole table
+    and intersected that with the scope, which is every row of the table sharing a word,
+    several times slower at a million memories (docs/benchmarks.md). Both ways read every row
+    of the scope, which BM25's statistics need.
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
     terms = params.add(text)
-    # float8 throughout: numeric, Postgres' default here, is slow (this query: 16 -> 7 ms).
+    # float8 throughout: numeric, Postgres' default here, is about twice as slow.
     k1, b = f"{params.add(bm25.k1)}::float8", f"{params.add(bm25.b)}::float8"
     rows = await connection.fetch(
         f"""

@@ -28,8 +28,7 @@ async def count_scope_up_to(
 
     Expired memories not purged yet are counted too: the count only picks the search's
     strategy, and without the expiry test it is read from the scope's index alone (an
-    index-only scan) instead of visiting every row (1,000-memory users among 1M memories,
-    after VACUUM: 3.5 ms with the test).
+    index-only scan) instead of visiting every row.
     """
     params = SqlParameters(tenant_id)
     where = scope_condition(scope, params, live_only=False)
