@@ -7,12 +7,18 @@ from typing import Any
 
 import structlog
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 
 from service import errors
+from service.api.field_errors import field_errors as body_field_errors
 from service.api.mem0.routing import CLIENT_PATH
 from service.api.schemas import FieldError, Problem
 
@@ -118,10 +124,11 @@ def handle_http_exception(
                 "Mem0 platform API; native paths have no trailing slash."
             )
     elif isinstance(error, ValidationException):
-        field_errors = [
-            _field_error(item) for item in (error.extra or []) if isinstance(item, dict)
-        ]
+        field_errors = body_field_errors(request, error.extra)
         detail = _validation_detail(error, field_errors)
+    elif isinstance(error.__cause__, SerializationException):
+        # The body could not be decoded (msgspec says where: "truncated", "invalid character").
+        detail = f"The request body is not valid JSON: {detail}"
     elif error.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         handler = request.scope.get("route_handler")
         limit = (
@@ -146,17 +153,9 @@ def handle_unexpected_error(request: Request[Any, Any, Any], error: Exception) -
     )
 
 
-def _field_error(item: dict[str, Any]) -> FieldError:
-    return FieldError(
-        message=str(item.get("message", "invalid value")),
-        key=item.get("key"),
-        source=item.get("source"),
-    )
-
-
 def _validation_detail(error: ValidationException, field_errors: list[FieldError]) -> str:
     if field_errors:
         first = field_errors[0]
-        where = f" ({first.source} {first.key})" if first.key else ""
-        return f"Invalid request{where}: {first.message}"
+        where = " ".join(part for part in (first.source, first.key) if part)
+        return f"Invalid request{f' ({where})' if where else ''}: {first.message}"
     return str(error.detail) or "Invalid request"
