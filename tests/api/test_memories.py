@@ -185,7 +185,9 @@ def test_list_pages_through_every_memory_once_newest_first(client: httpx.Client)
     cursor = None
     pages = 0
     while True:
-        params = {"user_id": "frank", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"user_id": "frank", "limit": 3}
+        if cursor:
+            params["cursor"] = cursor
         body = client.get("/v1/memories", params=params).json()
         seen += [m["id"] for m in body["memories"]]
         pages += 1

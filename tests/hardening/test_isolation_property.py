@@ -177,7 +177,7 @@ def test_tenant_b_never_observes_tenant_a(
         )
         for key, hooks in zip(keys, [{}, {"response": [record]}], strict=True)
     ]
-    world = World(*clients)
+    world = World(clients[0], clients[1])
     try:
         for who, action, user, pick in steps:
             if who == "A":

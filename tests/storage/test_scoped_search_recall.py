@@ -11,6 +11,7 @@ import uuid
 
 import asyncpg
 import numpy as np
+import numpy.typing as npt
 import pytest
 from pgvector.asyncpg import register_vector
 
@@ -27,11 +28,14 @@ QUERIES = 20
 K = 10
 
 
-def clustered_vectors(rng: np.random.Generator, count: int) -> np.ndarray:
+def clustered_vectors(rng: np.random.Generator, count: int) -> npt.NDArray[np.float32]:
     """Unit vectors around a per-user centre, like one person's memories on a few topics."""
     centre = rng.normal(size=DIMENSIONS)
     vectors = centre + rng.normal(scale=1.5, size=(count, DIMENSIONS))
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    unit: npt.NDArray[np.float32] = (
+        vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    ).astype(np.float32)
+    return unit
 
 
 async def seed(dsn: str) -> uuid.UUID:
