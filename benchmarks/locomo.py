@@ -1,4 +1,4 @@
-"""LoCoMo retrieval recall through the HTTP API (the measure defined in shared/data/locomo).
+"""LoCoMo retrieval recall through the HTTP API (the measure defined with the LoCoMo dev split).
 
 Each sample's memories are stored under one user (one user per sample and corpus), each with
 the dia_ids it came from in its metadata; every question of categories 1-4 is searched with
@@ -10,7 +10,7 @@ Mem0 (see benchmarks/mem0_peer.py) gets the same memories, one by one with ``inf
 into a collection of its own per sample (so its HNSW index never filters another sample's
 rows out of a search), and the same questions, on the same Postgres.
 
-    python -m benchmarks.locomo [--data ../shared/data/locomo/locomo_dev.json] [--no-mem0]
+    python -m benchmarks.locomo [--data FILE] [--no-mem0]   # FILE: locomo_dev.json; or LOCOMO_DATA
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ HYBRID_SETTINGS = (
     "MEMORY_HYBRID_SESSION_WEIGHT",
 )
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
+# The LoCoMo dev split: --data, else LOCOMO_DATA, else shared/data/locomo/ beside the checkout.
+DEFAULT_DATA = Path(
+    os.environ.get("LOCOMO_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 )
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)
@@ -231,12 +233,23 @@ def _shown(value: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="the LoCoMo dev split's locomo_dev.json (default: $LOCOMO_DATA, else "
+        "shared/data/locomo/locomo_dev.json beside the checkout)",
+    )
     parser.add_argument("--modes", default="vector,keyword,hybrid", help="our search modes")
     parser.add_argument("--no-mem0", action="store_true", help="skip the Mem0 comparison")
 
 
 def run_from(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.data.is_file():
+        raise SystemExit(
+            f"LoCoMo data not found at {args.data}: give --data FILE or LOCOMO_DATA=FILE "
+            "(the dev split's locomo_dev.json)"
+        )
     return run(args.data, args.modes.split(","), not args.no_mem0)
 
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the filter language (README "Filters", service.domain.filters).
+"""Hypothesis strategies for the filter language (docs/api.md "Filters", service.domain.filters).
 
 ``well_formed`` draws filters the grammar accepts: equality by default, the operators eq ne
 gt gte lt lte in nin contains with operands of the types each takes, AND / OR / NOT groups, over
