@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -29,6 +31,7 @@ Header = tuple[str, str | bytes]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SHOWN_CHARS = 300
 NOT_IMPLEMENTED = 501
+PROGRESS_EVERY_S = 30.0
 UNSENDABLE = -1  # the status recorded for a request the HTTP client would not send
 
 
@@ -192,6 +195,7 @@ class Sender:
         self.connections = connections
         self._local = threading.local()
         self._seed = seed
+        self._started = self._reported = time.monotonic()
 
     def _client(self) -> httpx.Client:
         client: httpx.Client | None = getattr(self._local, "client", None)
@@ -206,6 +210,20 @@ class Sender:
         with ThreadPoolExecutor(self.connections, thread_name_prefix="fuzz") as pool:
             for chunk in chunks:
                 list(pool.map(self.send, chunk))
+                self._progress()
+
+    def _progress(self) -> None:
+        """A line on stderr now and then: long runs show they are moving."""
+        now = time.monotonic()
+        if now - self._reported >= PROGRESS_EVERY_S:
+            self._reported = now
+            done, elapsed = self.recorder.total, now - self._started
+            print(
+                f"fuzz: {done} requests from here in {elapsed:.0f} s ({done / elapsed:.0f}/s), "
+                f"{len(self.recorder.failures)} 5xx so far",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def send(self, plan: Planned) -> None:
         client = self._client()
@@ -252,7 +270,12 @@ class Sender:
         )
         answer: Any = None
         try:
-            response = client.request(plan.method, path, content=body, headers=_raw(headers))
+            try:
+                response = client.request(plan.method, path, content=body, headers=_raw(headers))
+            except httpx.RemoteProtocolError:
+                # A kept-alive connection the server closed as it idled (while the next chunk
+                # was drawn) fails its next request unread: once more, on a new connection.
+                response = client.request(plan.method, path, content=body, headers=_raw(headers))
         except httpx.TransportError as error:  # sent, and no answer came back
             exchange.response = shorten(f"{type(error).__name__}: {error}")
         except (httpx.HTTPError, httpx.InvalidURL, UnicodeError, ValueError) as error:
