@@ -15,7 +15,7 @@ import structlog
 
 from service import metrics
 from service.domain.adding.codec import decode_request, decode_result, encode_request
-from service.domain.adding.pipeline import IngestPipeline
+from service.domain.adding.pipeline import IngestPipeline, StaleCandidatesPersist
 from service.domain.adding.request import AddRequest
 from service.domain.adding.results import AddResult
 from service.domain.ports import LlmFailure
@@ -130,6 +130,9 @@ class IngestJobs:
             result = await self._pipeline.run(job.tenant_id, request, job.id)
         except LlmFailure as failure:
             kind, error = failure.kind, f"{failure.kind}: {failure.detail}"
+        except StaleCandidatesPersist as conflict:
+            # Other adds kept changing this scope's memories: nothing is wrong, try later.
+            kind, error = "contention", f"contention: {conflict.detail}"
         except Exception as error_:  # a bug must not lose the input either
             log.exception("jobs.processing_failed", job_id=str(job.id))
             kind, error = "internal", f"internal: {type(error_).__name__}"

@@ -52,6 +52,10 @@ class StaleCandidates(Exception):
     """A memory shown to the LLM changed before the decisions could be applied."""
 
 
+class StaleCandidatesPersist(Conflict):
+    """The scope's memories changed under every attempt of one add (busy concurrent adds)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Planned:
     decision: Decision
@@ -93,7 +97,9 @@ class IngestPipeline:
                 result.outcomes, result.rejected = [], []
                 continue
             return result
-        raise Conflict("the memories of this scope kept changing during the add; retry it")
+        raise StaleCandidatesPersist(
+            "the memories of this scope kept changing during the add; retry it"
+        )
 
     async def _run_once(
         self,
