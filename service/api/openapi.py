@@ -125,6 +125,9 @@ def finish_document(document: OpenAPI) -> None:
         )
         if schema.description is None and struct is not None and struct.__doc__:
             schema.description = inspect.cleandoc(struct.__doc__)
+        if struct is not None and _refuses_unknown_fields(struct):
+            # The service answers 400 to a field it does not know; the contract says so.
+            schema.additional_properties = False
         _point_at_shared_schemas(schema)
     for schema in schemas.values():
         _describe_component_fields(schema, schemas)
@@ -160,6 +163,11 @@ LINKS["listMemories", "200"] = {
 LINKS["searchMemories", "200"] = {
     "GetMemory": ("getMemory", "memory_id", "$response.body#/results/0/memory/id")
 }
+
+
+def _refuses_unknown_fields(struct: object) -> bool:
+    config = getattr(struct, "__struct_config__", None)
+    return bool(getattr(config, "forbid_unknown_fields", False))
 
 
 def _document_links(document: OpenAPI) -> None:
