@@ -114,10 +114,13 @@ class IdempotencyMiddleware:
 def _idempotency_key(scope: HTTPScope) -> str | None:
     if scope["method"] not in WRITE_METHODS:
         return None
-    raw = next((value for name, value in scope["headers"] if name == HEADER), None)
-    if raw is None:
+    given = [value for name, value in scope["headers"] if name == HEADER]
+    if not given:
         return None
-    key = raw.decode("latin-1")
+    if len(given) > 1:
+        # Which one would count is a guess the client should not have to make.
+        raise ValidationException(detail="send one Idempotency-Key header, not several")
+    key = given[0].decode("latin-1")
     if not _VALID_KEY.match(key):
         raise ValidationException(
             detail="Idempotency-Key must be 1 to 255 printable ASCII characters, e.g. a UUID"

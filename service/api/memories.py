@@ -34,7 +34,8 @@ from service.api.schemas import (
 from service.domain.adding import AddRequest, AddService, Job, Turn
 from service.domain.filters import parse_filter
 from service.domain.json_depth import check_json_depth
-from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd, require_scope
+from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd
+from service.domain.texts import require_scope
 from service.domain.times import is_storable
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
@@ -336,11 +337,20 @@ def _encode_cursor(cursor: PageCursor) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+MAX_CURSOR_CHARS = 256
+
+
 def _decode_cursor(raw: str | None) -> PageCursor | None:
     if raw is None:
         return None
     try:
+        if len(raw) > MAX_CURSOR_CHARS:  # ours are under 120; bounds the decoding below
+            raise ValueError(len(raw))
         decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if not isinstance(decoded, dict) or not all(
+            isinstance(decoded.get(key), str) for key in ("t", "id")
+        ):
+            raise ValueError(decoded)
         cursor = PageCursor(datetime.fromisoformat(decoded["t"]), uuid.UUID(decoded["id"]))
         if not is_storable(cursor.created_at):  # made up: every stored time is
             raise ValueError(cursor.created_at)

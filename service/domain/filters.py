@@ -19,6 +19,7 @@ import re
 from datetime import datetime
 from typing import Any, cast, get_args
 
+from service.domain.texts import unstorable_character
 from service.domain.times import TIME_RANGE, check_storable
 from service.errors import InvalidFilter
 from service.models import (
@@ -173,10 +174,10 @@ def _check_storable_json(field: str, operand: Any) -> None:
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidFilter(f"{field!r} compares with finite numbers only, not {value}")
-        if isinstance(value, str) and "\x00" in value:
+        found = unstorable_character(value) if isinstance(value, str) else None
+        if found is not None:
             raise InvalidFilter(
-                f"the value compared with {field!r} holds a NUL character (\\u0000), which "
-                "no stored text holds"
+                f"the value compared with {field!r} holds {found}, which no stored text holds"
             )
         if isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)

@@ -78,9 +78,12 @@ class IdempotencyService:
         try:
             async with self._database.transaction(tenant_id) as connection:
                 sent = True
-                record = await store.claim_key(
-                    connection, tenant_id, key, fingerprint, token, self.lock_s, self.ttl_s
-                )
+                try:
+                    record = await store.claim_key(
+                        connection, tenant_id, key, fingerprint, token, self.lock_s, self.ttl_s
+                    )
+                except store.KeyContended:
+                    return InProgress()  # other requests with this key keep coming and going
                 if record is None:
                     return Proceed(token)
                 if record.fingerprint != fingerprint:

@@ -7,7 +7,6 @@ model runs.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from service.domain.ports import TextEmbedder
+from service.domain.texts import (
+    check_memory_text,
+    check_values_storable,
+    normalise_text,
+    require_scope,
+)
 from service.domain.times import check_storable
 from service.errors import InvalidRequest, NotFound
 from service.models import (
@@ -58,48 +63,6 @@ async def store_unless_duplicate(
     if added:
         await history_store.insert_added(connection, tenant_id, added, actor)
     return outcomes
-
-
-def normalise_text(text: str) -> str:
-    """What "the same text" means for duplicates: Unicode-normalised, case and spacing folded."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-# Characters that show nothing: format characters (zero-width space and joiners, BOM, bidi
-# marks), separators and controls by category, and letters and marks that render empty.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
-_INVISIBLE_CHARACTERS = frozenset(
-    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
-    + "".join(map(chr, range(0xFE00, 0xFE10)))  # variation selectors
-    + "".join(map(chr, range(0xE0100, 0xE01F0)))
-)
-
-
-def is_invisible(text: str) -> bool:
-    """Whether ``text`` shows nothing at all: empty, spaces, or only invisible characters."""
-    return all(
-        char.isspace()
-        or char in _INVISIBLE_CHARACTERS
-        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
-        for char in text
-    )
-
-
-def check_memory_text(text: str, max_chars: int) -> None:
-    """The one check of every text stored (adds, batches, updates, imports, both dialects)."""
-    if is_invisible(text):
-        raise InvalidRequest(
-            "text must not be blank: it has no visible character (only spaces, zero-width or "
-            "other invisible characters)"
-        )
-    if len(text) > max_chars:
-        raise InvalidRequest(f"text is {len(text)} characters long; the limit is {max_chars}")
-
-
-def require_scope(scope: Scope) -> None:
-    """The one check that a memory (or what an add stores) names whom it is about."""
-    if scope.is_empty:
-        raise InvalidRequest("give at least one of user_id, agent_id, run_id")
 
 
 def content_hash(text: str) -> bytes:
@@ -193,6 +156,7 @@ class MemoryService:
             try:
                 require_scope(item.scope)
                 check_memory_text(item.text, self._max_text_chars)
+                check_values_storable(item.metadata, "metadata")
                 check_expiry(item.expires_at)
                 check_created_at(item.created_at)
             except InvalidRequest as error:
@@ -312,6 +276,8 @@ class MemoryService:
                 )
             if change.text is not None:
                 check_memory_text(change.text, self._max_text_chars)
+            if change.metadata is not None:
+                check_values_storable(change.metadata, "metadata")
             if not isinstance(change.expires_at, KeepExpiry):
                 check_expiry(change.expires_at)
         if len({change.memory_id for change in changes}) != len(changes):

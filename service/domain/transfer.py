@@ -21,8 +21,9 @@ import msgspec
 import numpy as np
 
 from service.domain.json_depth import check_json_depth
-from service.domain.memories import check_memory_text, content_hash, store_unless_duplicate
+from service.domain.memories import check_created_at, content_hash, store_unless_duplicate
 from service.domain.ports import TextEmbedder
+from service.domain.texts import check_memory_text, check_values_storable, require_scope
 from service.domain.times import check_storable
 from service.errors import InvalidRequest
 from service.models import (
@@ -156,11 +157,11 @@ class TransferService:
         for number, line in enumerate(lines[1:], start=2):
             try:
                 item = msgspec.json.decode(line, type=ExportedMemory)
+                require_scope(_scope(item))
                 check_memory_text(item.text, self._max_text_chars)
-                check_storable("created_at", item.created_at)
+                check_values_storable(item.metadata, "metadata")
+                check_created_at(item.created_at)
                 check_storable("expires_at", item.expires_at)
-                if _scope(item).is_empty:
-                    raise InvalidRequest("a memory needs user_id, agent_id and/or run_id")
                 if item.embedding is not None:
                     _check_vector(item.embedding, header.dimensions)
             except (msgspec.ValidationError, msgspec.DecodeError, InvalidRequest) as error:

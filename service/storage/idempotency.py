@@ -33,36 +33,49 @@ async def claim_key(
         tenant_id,
         key,
     )
-    inserted = await connection.fetchval(
-        """
-        INSERT INTO idempotency_keys
-            (tenant_id, key, fingerprint, claim_token, locked_until, expires_at)
-        VALUES ($1, $2, $3, $4,
-                now() + make_interval(secs => $5), now() + make_interval(secs => $6))
-        ON CONFLICT DO NOTHING
-        RETURNING true
-        """,
-        tenant_id,
-        key,
-        fingerprint,
-        token,
-        lock_s,
-        ttl_s,
-    )
-    if inserted:
-        return None
-    row = await connection.fetchrow(
-        """
-        SELECT fingerprint, status, content_type, body, locked_until <= now() AS lock_expired
-        FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 FOR UPDATE
-        """,
-        tenant_id,
-        key,
-    )
-    assert row is not None  # noqa: S101  # the conflicting row exists and is not expired
-    return KeyRecord(
-        row["fingerprint"], row["status"], row["content_type"], row["body"], row["lock_expired"]
-    )
+    # A claim released between the INSERT (which saw it) and the SELECT (which no longer
+    # does) leaves the key free: claim it again. Each round needs another release in that
+    # instant, so a few rounds always settle it.
+    for _ in range(CLAIM_ROUNDS):
+        inserted = await connection.fetchval(
+            _CLAIM, tenant_id, key, fingerprint, token, lock_s, ttl_s
+        )
+        if inserted:
+            return None
+        row = await connection.fetchrow(
+            """
+            SELECT fingerprint, status, content_type, body, locked_until <= now() AS lock_expired
+            FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 FOR UPDATE
+            """,
+            tenant_id,
+            key,
+        )
+        if row is not None:
+            return KeyRecord(
+                row["fingerprint"],
+                row["status"],
+                row["content_type"],
+                row["body"],
+                row["lock_expired"],
+            )
+    raise KeyContended(key)
+
+
+CLAIM_ROUNDS = 5
+
+
+class KeyContended(Exception):
+    """The key was claimed and released again under every round of a claim."""
+
+
+_CLAIM = """
+    INSERT INTO idempotency_keys
+        (tenant_id, key, fingerprint, claim_token, locked_until, expires_at)
+    VALUES ($1, $2, $3, $4,
+            now() + make_interval(secs => $5), now() + make_interval(secs => $6))
+    ON CONFLICT DO NOTHING
+    RETURNING true
+"""
 
 
 async def relock_key(

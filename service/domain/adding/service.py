@@ -14,14 +14,8 @@ from dataclasses import dataclass
 from service.domain.adding.jobs import IngestJobs, Job
 from service.domain.adding.request import AddRequest, remembered_roles
 from service.domain.adding.results import AddResult
-from service.domain.memories import (
-    MemoryService,
-    TextToAdd,
-    check_created_at,
-    check_expiry,
-    check_memory_text,
-    require_scope,
-)
+from service.domain.memories import MemoryService, TextToAdd, check_created_at, check_expiry
+from service.domain.texts import check_memory_text, check_values_storable, require_scope
 from service.errors import InvalidRequest
 
 
@@ -78,8 +72,10 @@ class AddService:
     def _check_turns(self, request: AddRequest) -> None:
         if not request.turns or len(request.turns) > self._limits.max_messages:
             raise InvalidRequest(f"an add holds 1 to {self._limits.max_messages} messages")
-        for turn in request.turns:
+        check_values_storable(request.metadata, "metadata")
+        for index, turn in enumerate(request.turns):
             check_memory_text(turn.content, self._limits.max_text_chars)
+            check_values_storable(turn.name, f"messages[{index}].name")
         roles = remembered_roles(request.infer)
         if not any(turn.role in roles for turn in request.turns):
             raise InvalidRequest(f"no message with role {' or '.join(roles)} to remember")
