@@ -77,8 +77,10 @@ def main(root: Path) -> None:
                     edges[(source_layer, target_layer)] += 1
     sizes.sort()
     p90 = sizes[int(len(sizes) * 0.9)]
-    print(f"functions in service/: {len(sizes)}; lines median {statistics.median(sizes):g}, "
-          f"p90 {p90}, max {sizes[-1]}")
+    print(
+        f"functions in service/: {len(sizes)}; lines median {statistics.median(sizes):g}, "
+        f"p90 {p90}, max {sizes[-1]}"
+    )
     print("largest functions:")
     for size, name in sorted(largest_functions, reverse=True)[:5]:
         print(f"  {size:4d}  {name}")
