@@ -149,8 +149,7 @@ class Database:
         try:
             async with self.connection(tenant) as connection, connection.transaction():
                 yield connection
-                # None for a transaction that wrote nothing (it has nothing to lose).
-                transaction_id = await connection.fetchval("SELECT txid_current_if_assigned()")
+                transaction_id = await _transaction_id(connection)
         except DatabaseUnavailable:
             if transaction_id is None or not await self._committed(transaction_id):
                 raise
@@ -183,6 +182,16 @@ class Database:
         except DatabaseUnavailable:
             return False
         return True
+
+
+async def _transaction_id(connection: asyncpg.Connection) -> int | None:
+    """The id of the open transaction; None when it wrote nothing (it has nothing to lose) or
+    already failed (its COMMIT rolls back: nothing is lost either)."""
+    try:
+        transaction_id: int | None = await connection.fetchval("SELECT txid_current_if_assigned()")
+    except asyncpg.exceptions.InFailedSQLTransactionError:
+        return None
+    return transaction_id
 
 
 async def _tenant_selection_sql(connection: asyncpg.Connection) -> str:
