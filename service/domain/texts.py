@@ -76,6 +76,15 @@ def unstorable_character(text: str) -> str | None:
     return None
 
 
+def storable_form(text: str) -> str:
+    """``text`` with what Postgres cannot hold replaced by U+FFFD (to report a refused text)."""
+    if unstorable_character(text) is None:
+        return text
+    return "".join(
+        "\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in text
+    )
+
+
 def check_values_storable(value: Any, field: str) -> None:
     """Refuse ``value`` (a string, or metadata: keys and values at any depth) if a string in
     it holds a character Postgres cannot store, naming the field and the character."""

@@ -17,7 +17,7 @@ async def search_keyword(
     scope: Scope,
     filters: FilterNode | None,
     text: str,
-    query: Vector,
+    query_vector: Vector,
     limit: int,
     bm25: Bm25Parameters,
 ) -> tuple[list[Candidate], list[float]]:
@@ -42,6 +42,7 @@ async def search_keyword(
     terms = params.add(text)
     # float8 throughout: numeric, Postgres' default here, is about twice as slow.
     k1, b = f"{params.add(bm25.k1)}::float8", f"{params.add(bm25.b)}::float8"
+    vector = params.add(query_vector)
     rows = await connection.fetch(
         f"""
         WITH query AS MATERIALIZED (
@@ -78,7 +79,7 @@ async def search_keyword(
             FROM term_frequencies t JOIN document_frequencies d USING (lexeme), collection c
             GROUP BY t.id
         )
-        SELECT {CANDIDATE_COLUMNS}, embedding <=> {params.add(query)} AS distance, scores.bm25
+        SELECT {CANDIDATE_COLUMNS}, embedding <=> {vector} AS distance, scores.bm25
         FROM scores JOIN memories USING (id)
         ORDER BY scores.bm25 DESC, id
         LIMIT {params.add(limit)}

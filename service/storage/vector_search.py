@@ -44,13 +44,13 @@ async def search_exact(
     tenant_id: uuid.UUID,
     scope: Scope,
     filters: FilterNode | None,
-    query: Vector,
+    query_vector: Vector,
     limit: int,
 ) -> list[Candidate]:
     """Exact cosine ranking over the scope's rows (read through the scope's btree index)."""
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    sql = _exact_ranking(CANDIDATE_COLUMNS, params, where, query, limit)
+    sql = _exact_ranking(CANDIDATE_COLUMNS, params, where, query_vector, limit)
     return candidates_from(await connection.fetch(sql, *params.values))
 
 
@@ -58,14 +58,14 @@ async def nearest_in_exact_scope(
     connection: asyncpg.Connection,
     tenant_id: uuid.UUID,
     scope: Scope,
-    query: Vector,
+    query_vector: Vector,
     limit: int = 1,
 ) -> list[SearchHit]:
     """The closest memories written under exactly this scope (duplicates, candidates)."""
     params = SqlParameters(tenant_id)
     where = exact_scope_condition(scope, params)
     rows = await connection.fetch(
-        _exact_ranking(COLUMNS, params, where, query, limit), *params.values
+        _exact_ranking(COLUMNS, params, where, query_vector, limit), *params.values
     )
     return [SearchHit(memory_from_row(row), 1.0 - float(row["distance"])) for row in rows]
 
@@ -75,7 +75,7 @@ async def search_with_index(
     tenant_id: uuid.UUID,
     scope: Scope,
     filters: FilterNode | None,
-    query: Vector,
+    query_vector: Vector,
     limit: int,
     ef_search: int,
 ) -> list[Candidate]:
@@ -92,7 +92,7 @@ async def search_with_index(
         )
         rows = await connection.fetch(
             f"""
-            SELECT {CANDIDATE_COLUMNS}, embedding <=> {params.add(query)} AS distance
+            SELECT {CANDIDATE_COLUMNS}, embedding <=> {params.add(query_vector)} AS distance
             FROM memories WHERE {where} ORDER BY distance LIMIT {params.add(limit)}
             """,
             *params.values,
@@ -108,11 +108,11 @@ def candidates_from(rows: Sequence[asyncpg.Record]) -> list[Candidate]:
 
 
 def _exact_ranking(
-    columns: str, params: SqlParameters, where: str, query: Vector, limit: int
+    columns: str, params: SqlParameters, where: str, query_vector: Vector, limit: int
 ) -> str:
     # MATERIALIZED keeps the planner from swapping in the approximate HNSW index.
     return f"""
         WITH scoped AS MATERIALIZED (SELECT {columns}, embedding FROM memories WHERE {where})
-        SELECT {columns}, embedding <=> {params.add(query)} AS distance FROM scoped
+        SELECT {columns}, embedding <=> {params.add(query_vector)} AS distance FROM scoped
         ORDER BY distance LIMIT {params.add(limit)}
         """

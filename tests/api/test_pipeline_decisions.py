@@ -171,6 +171,29 @@ def test_invented_memory_ids_are_rejected(llm_client: httpx.Client, llm: Scripte
     assert llm_client.get(f"/v1/memories/{cello['id']}").json()["text"] == "Alice plays the cello"
 
 
+def test_facts_the_llm_draws_meet_the_rules_of_every_stored_text(
+    llm_client: httpx.Client, llm: ScriptedLLM
+) -> None:
+    llm.script(
+        decisions(
+            ("\u200b\u2060", "ADD", None),
+            ("Alice likes \u0000tea", "ADD", None),
+            ("Alice likes green tea", "ADD", None),
+        )
+    )
+
+    response = say(llm_client, "I like green tea", user_id="rules")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [r["memory"]["text"] for r in body["results"]] == ["Alice likes green tea"]
+    reasons = [r["reason"] for r in body["rejected"]]
+    assert "no visible character" in reasons[0]
+    assert "NUL" in reasons[1]
+    memories = llm_client.get("/v1/memories", params={"user_id": "rules"}).json()["memories"]
+    assert [m["text"] for m in memories] == ["Alice likes green tea"]
+
+
 def test_prompt_injection_cannot_delete_unrelated_memories(
     llm_client: httpx.Client, llm: ScriptedLLM
 ) -> None:

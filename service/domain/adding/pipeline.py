@@ -35,7 +35,8 @@ from service.domain.adding.request import AddRequest
 from service.domain.adding.results import AddResult, RejectedDecision
 from service.domain.memories import content_hash
 from service.domain.ports import ChatLlm, TextEmbedder
-from service.errors import Conflict
+from service.domain.texts import check_memory_text, storable_form
+from service.errors import Conflict, InvalidRequest
 from service.models import AddOutcome, Memory, NewMemory, Scope, SearchHit, Vector
 from service.storage import history as history_store
 from service.storage import ingested as ingested_store
@@ -180,9 +181,9 @@ class IngestPipeline:
         targeted: set[int] = set()
         for decision in decisions:
             fact = decision.fact.strip()
-            reason = None
-            if not fact or len(fact) > self._max_fact_chars:
-                reason = "the fact is empty or too long"
+            reason = _unstorable(fact, self._max_fact_chars)
+            if reason is not None:
+                pass
             elif decision.event != "ADD" and decision.memory is None:
                 reason = f"{decision.event} needs the id of an existing memory"
             elif decision.event != "ADD" and not 0 <= (decision.memory or 0) < len(candidates):
@@ -190,7 +191,9 @@ class IngestPipeline:
             elif decision.event in ("UPDATE", "DELETE") and decision.memory in targeted:
                 reason = f"memory id {decision.memory} was already changed by another fact"
             if reason:
-                result.rejected.append(RejectedDecision(fact, decision.event, reason))
+                result.rejected.append(
+                    RejectedDecision(storable_form(fact), decision.event, reason)
+                )
                 continue
             target = (
                 candidates[decision.memory]
@@ -338,6 +341,15 @@ class IngestPipeline:
             llm_model=self._llm.model,
             prompt_version=PROMPT_VERSION,
         )
+
+
+def _unstorable(fact: str, max_chars: int) -> str | None:
+    """Why a fact the LLM drew may not be stored (the rules every stored text meets), or None."""
+    try:
+        check_memory_text(fact, max_chars)
+    except InvalidRequest as refusal:
+        return refusal.detail
+    return None
 
 
 def _is_safely_repeatable(result: AddResult) -> bool:
