@@ -141,10 +141,10 @@ def service(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-        # What it wrote while stopping counts too.
-        assert_nothing_secret(running.output(), api_key)
         llm.close()
         postgres.remove()
+    # What it wrote while stopping counts too (checked once nothing is left running).
+    assert_nothing_secret(running.output(), api_key)
 
 
 def _wait_until_ready(service: RunningService) -> None:
