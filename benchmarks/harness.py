@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -47,8 +47,13 @@ def running_service(extra_env: Mapping[str, str] | None = None) -> Iterator[http
 
 
 @contextmanager
-def running_process(extra_env: Mapping[str, str] | None = None) -> Iterator[RunningService]:
-    """Like ``running_service``, with the server's process and data directory."""
+def running_process(
+    extra_env: Mapping[str, str] | None = None, source_dir: Path | None = None
+) -> Iterator[RunningService]:
+    """Like ``running_service``, with the server's process and data directory.
+
+    ``source_dir``: serve the ``service`` package of another checkout (e.g. a git worktree of
+    an older commit) with this interpreter; by default, the one installed here."""
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -62,11 +67,12 @@ def running_process(extra_env: Mapping[str, str] | None = None) -> Iterator[Runn
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", str(port)],
             env=env,
+            cwd=source_dir,  # `python -m` imports from the working directory first
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_until_ready(port, process)
+            wait_until_ready(f"http://127.0.0.1:{port}", process)
             key = (data_dir / "dev-api-key").read_text().strip()
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}",
@@ -79,19 +85,34 @@ def running_process(extra_env: Mapping[str, str] | None = None) -> Iterator[Runn
             process.wait(timeout=60)
 
 
-def _wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
+class ServiceDidNotStart(RuntimeError):
+    """The service process exited, or did not answer /readyz in time."""
+
+
+def wait_until_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    timeout_s: float = 120,
+    output: Callable[[], str] = str,
+) -> None:
+    """Poll ``/readyz`` until it answers 200; ``output`` gives what the process wrote, shown
+    (its end) when it exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the service exited with code {process.returncode}")
+            raise ServiceDidNotStart(
+                f"the service exited with code {process.returncode}:\n{output()[-3000:]}"
+            )
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+            if httpx.get(f"{base_url}/readyz", timeout=5).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.25)
+        time.sleep(0.2)
     process.kill()
-    raise SystemExit("the service did not become ready within 120 s")
+    raise ServiceDidNotStart(
+        f"the service did not become ready within {timeout_s:g} s:\n{output()[-3000:]}"
+    )
 
 
 def process_status_kb(pid: int, field: str) -> int:

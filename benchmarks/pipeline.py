@@ -18,11 +18,11 @@ import re
 import statistics
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
+from benchmarks.chat_server import ChatAnswer, ChatCompletionsServer, ChatRequest
 from benchmarks.harness import percentile, report, running_service
 
 ATTRIBUTES = {
@@ -46,47 +46,14 @@ class RuleBasedLLM:
 
     def __init__(self) -> None:
         self.calls = 0
-        outer = self
+        self._lock = threading.Lock()
+        self._server = ChatCompletionsServer(self._answer)
+        self.base_url = self._server.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = json.loads(body["messages"][-1]["content"])
-                answer = json.dumps(outer.decide(prompt))
-                outer.calls += 1
-                payload = json.dumps(
-                    {
-                        "id": "bench",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body["model"],
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": answer},
-                            }
-                        ],
-                        "usage": {
-                            # ~4 characters a token, system prompt included
-                            "prompt_tokens": sum(len(m["content"]) for m in body["messages"]) // 4,
-                            "completion_tokens": len(answer) // 4,
-                            "total_tokens": 0,
-                        },
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+    def _answer(self, request: ChatRequest) -> ChatAnswer:
+        with self._lock:
+            self.calls += 1
+        return ChatAnswer(json.dumps(self.decide(request.user_prompt())))
 
     @staticmethod
     def decide(prompt: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +79,7 @@ class RuleBasedLLM:
         return {"decisions": decisions}
 
     def close(self) -> None:
-        self._http.shutdown()
+        self._server.close()
 
 
 def workload(users: int, adds_per_user: int, rng: random.Random) -> list[tuple[str, str]]:

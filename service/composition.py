@@ -104,6 +104,7 @@ def build_services(
         embedder,
         near_duplicate_similarity=settings.near_duplicate_similarity,
         max_text_chars=settings.max_text_chars,
+        max_items=settings.max_batch_items,
     )
     api_keys = ApiKeyService(database)
     idempotency = IdempotencyService(

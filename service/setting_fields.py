@@ -115,7 +115,7 @@ STORAGE = Section("Database")
 EMBEDDING = Section("Embedding model")
 REQUESTS = Section("Requests, limits and lifetimes")
 SEARCH = Section("Search")
-INGESTION = Section("Ingestion with an LLM")
+INGESTION = Section("Adding memories and the LLM step")
 LOGGING = Section("Logging")
 SECTIONS = (STORAGE, EMBEDDING, REQUESTS, SEARCH, INGESTION, LOGGING)  # in the docs' order
 

@@ -124,9 +124,10 @@ class Settings:
         "MEMORY_EMBEDDING_BACKEND",
         default="onnx",
         parse=one_of(get_args(EmbeddingBackend)),
-        doc="`onnx` (onnxruntime, ~2.5x faster on CPU; models pooled by mean, such as the "
-        "default, or by the CLS token, such as bge), `onnx-int8` (the same export with int8 "
-        "weights: about 1.5x faster again, vectors at cosine ≥ 0.97 to `onnx`'s; the database "
+        doc="`onnx` (onnxruntime, several times faster than torch on CPU, figures in "
+        "docs/benchmarks.md; models pooled by mean, such as the default, or by the CLS token, "
+        "such as bge), `onnx-int8` (the same export with int8 weights: faster again on CPUs "
+        "with int8 instructions, vectors at cosine ≥ 0.97 to `onnx`'s; the database "
         "records the precision, so choose it before the first memory is stored) or `torch` "
         "(any sentence-transformers model). `onnx` and `torch` give the same vectors "
         "(cosine ≥ 0.9999).",

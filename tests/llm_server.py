@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from benchmarks.chat_server import ChatAnswer, ChatCompletionsServer, ChatRequest
+
+SCRIPTED_USAGE = (100, 20)  # prompt and completion tokens every scripted answer reports
 
 
 @dataclass
@@ -24,6 +26,13 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    finish_reason: str = "stop"
+
+    def as_chat_answer(self) -> ChatAnswer:
+        content = self.raw_content if self.raw_content is not None else json.dumps(self.answer)
+        return ChatAnswer(
+            content, self.status, self.headers, self.delay_s, self.finish_reason, SCRIPTED_USAGE
+        )
 
 
 def decisions(*items: tuple[str, str, int | None]) -> Reply:
@@ -36,68 +45,16 @@ class ScriptedLLM:
         self.replies: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        server = self
+        self._server = ChatCompletionsServer(self._answer)
+        self.base_url = self._server.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # the stdlib's name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server._lock:
-                    server.requests.append(body)
-                    reply = server.replies.popleft() if server.replies else None
-                if reply is None:
-                    self._send(500, {"error": {"message": "no scripted answer"}}, {})
-                    return
-                time.sleep(reply.delay_s)
-                if reply.status != 200:
-                    self._send(reply.status, {"error": {"message": "scripted"}}, reply.headers)
-                    return
-                content = (
-                    reply.raw_content if reply.raw_content is not None else json.dumps(reply.answer)
-                )
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-test",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body.get("model", "scripted"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": content},
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": 100,
-                            "completion_tokens": 20,
-                            "total_tokens": 120,
-                        },
-                    },
-                    {},
-                )
-
-            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-                data = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for name, value in headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
+    def _answer(self, request: ChatRequest) -> ChatAnswer:
+        with self._lock:
+            self.requests.append(request.body)
+            reply = self.replies.popleft() if self.replies else None
+        if reply is None:
+            return ChatAnswer(status=500)  # nothing scripted: an unexpected call
+        return reply.as_chat_answer()
 
     def script(self, *replies: Reply) -> None:
         with self._lock:
@@ -115,5 +72,4 @@ class ScriptedLLM:
         return prompt
 
     def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._server.close()

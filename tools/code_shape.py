@@ -1,5 +1,6 @@
 """Facts about the code's shape, for reviews of its structure: function sizes, the largest
-modules, and the import edges between the layers of ``service/``.
+modules, functions over the size limit anywhere, and the import edges between the layers of
+``service/``.
 
     python tools/code_shape.py [ROOT]
 
@@ -16,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 LAYERS = ("api", "domain", "storage", "adapters")
+FOLDERS = ("service", "tests", "benchmarks", "migrations", "tools")
+MAX_FUNCTION_LINES = 80
 
 
 def layer_of(module: str) -> str | None:
@@ -40,11 +43,17 @@ def function_sizes(tree: ast.AST) -> list[tuple[str, int]]:
     return sizes
 
 
-def imports_of(tree: ast.AST) -> set[str]:
+def imports_of(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Absolute names of what ``module`` imports; relative imports resolved."""
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.add(node.module or "")
+                continue
+            # ``from . import x`` in a package's __init__ is the package itself.
+            parts = module.split(".")[: len(module.split(".")) - node.level + is_package]
+            found.add(".".join([*parts, *([node.module] if node.module else [])]))
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return found
@@ -55,12 +64,11 @@ def main(root: Path) -> None:
     largest_functions: list[tuple[int, str]] = []
     edges: Counter[tuple[str, str]] = Counter()
     module_lines: list[tuple[int, str]] = []
-    for folder in ("service", "tests", "benchmarks"):
+    oversized: list[tuple[int, str]] = []
+    for folder in FOLDERS:
         for path in sorted((root / folder).rglob("*.py")):
             source = path.read_text()
             module_lines.append((len(source.splitlines()), str(path.relative_to(root))))
-            if folder != "service":
-                continue
             try:
                 tree = ast.parse(source)
             except SyntaxError as error:
@@ -68,10 +76,15 @@ def main(root: Path) -> None:
                 continue
             name = module_name(root, path)
             for function, size in function_sizes(tree):
-                sizes.append(size)
-                largest_functions.append((size, f"{name}.{function}"))
+                if size > MAX_FUNCTION_LINES:
+                    oversized.append((size, f"{path.relative_to(root)}: {function}"))
+                if folder == "service":
+                    sizes.append(size)
+                    largest_functions.append((size, f"{name}.{function}"))
+            if folder != "service":
+                continue
             source_layer = layer_of(name)
-            for imported in imports_of(tree):
+            for imported in imports_of(tree, name, path.name == "__init__.py"):
                 target_layer = layer_of(imported)
                 if source_layer and target_layer and source_layer != target_layer:
                     edges[(source_layer, target_layer)] += 1
@@ -84,7 +97,10 @@ def main(root: Path) -> None:
     print("largest functions:")
     for size, name in sorted(largest_functions, reverse=True)[:5]:
         print(f"  {size:4d}  {name}")
-    print("largest modules (service/, tests/, benchmarks/):")
+    print(f"functions over {MAX_FUNCTION_LINES} lines ({', '.join(FOLDERS)}): {len(oversized)}")
+    for size, name in sorted(oversized, reverse=True):
+        print(f"  {size:4d}  {name}")
+    print(f"largest modules ({', '.join(FOLDERS)}):")
     for lines, name in sorted(module_lines, reverse=True)[:8]:
         print(f"  {lines:4d}  {name}")
     print("imports between layers (from -> to: import statements):")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from benchmarks.chat_server import ChatAnswer, ChatCompletionsServer, ChatRequest
 
 MAX_FACT_CHARS = 500
 
@@ -47,60 +48,17 @@ class AlwaysValidLLM:
     def __init__(self, api_key: str) -> None:
         self.calls = 0
         self.unauthorised = 0
+        self._api_key = api_key
         self._lock = threading.Lock()
-        outer = self
+        self._server = ChatCompletionsServer(self._answer)
+        self.base_url = self._server.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # the stdlib's name
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with outer._lock:
-                    outer.calls += 1
-                    if self.headers.get("Authorization") != f"Bearer {api_key}":
-                        outer.unauthorised += 1
-                try:
-                    body = json.loads(raw)
-                    prompt = json.loads(body["messages"][-1]["content"])
-                except (ValueError, KeyError, IndexError, TypeError):
-                    body, prompt = {}, None
-                content = json.dumps(decide(prompt), ensure_ascii=False)
-                payload = json.dumps(
-                    {
-                        "id": "chatcmpl-fuzz",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body.get("model", "fuzz") if isinstance(body, dict) else "fuzz",
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": content},
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": len(raw) // 4,
-                            "completion_tokens": len(content) // 4,
-                            "total_tokens": (len(raw) + len(content)) // 4,
-                        },
-                    }
-                ).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the service gave up waiting
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
-        self._thread.start()
+    def _answer(self, request: ChatRequest) -> ChatAnswer:
+        with self._lock:
+            self.calls += 1
+            if request.headers.get("authorization") != f"Bearer {self._api_key}":
+                self.unauthorised += 1
+        return ChatAnswer(json.dumps(decide(request.user_prompt()), ensure_ascii=False))
 
     def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._server.close()

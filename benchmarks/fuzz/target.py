@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -22,10 +21,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from benchmarks.fuzz.llm import AlwaysValidLLM
-from benchmarks.harness import free_port
+from benchmarks.harness import free_port, wait_until_ready
 
 TENANTS = ("fuzz-a", "fuzz-b")
 # The ONNX export of the model is made once and reused by every run (it takes a few seconds),
@@ -133,7 +130,12 @@ def running_target(model_cache: Path | None = None) -> Iterator[Target]:
                 stderr=err,
             )
         stack.callback(stop, process)
-        _wait_until_ready(port, process, stderr)
+        wait_until_ready(
+            f"http://127.0.0.1:{port}",
+            process,
+            timeout_s=180,
+            output=lambda: stderr.read_text(errors="replace"),
+        )
         outputs = [stdout, stderr, workdir / "migrate.stderr"]
         outputs += [workdir / f"keys-create-{tenant}.stderr" for tenant in TENANTS]
         yield Target(f"http://127.0.0.1:{port}", keys, llm_api_key, llm, process, workdir, outputs)
@@ -147,21 +149,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_until_ready(port: int, process: subprocess.Popen[bytes], stderr: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = stderr.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"the service exited with code {process.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit("the service did not become ready within 180 s")
 
 
 def copy_outputs(target: Target, destination: Path) -> None:

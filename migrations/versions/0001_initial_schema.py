@@ -16,6 +16,12 @@ depends_on = None
 def upgrade() -> None:
     dimensions = int(context.config.attributes.get("embedding_dimensions", 384))
     op.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    _create_tenants_and_keys()
+    _create_memories(dimensions)
+    _create_history()
+
+
+def _create_tenants_and_keys() -> None:
     op.execute(
         """
         CREATE TABLE tenants (
@@ -48,6 +54,9 @@ def upgrade() -> None:
         )
         """
     )
+
+
+def _create_memories(dimensions: int) -> None:
     op.execute(
         f"""
         CREATE TABLE memories (
@@ -86,6 +95,9 @@ def upgrade() -> None:
         "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
     )
     op.execute("CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops)")
+
+
+def _create_history() -> None:
     op.execute(
         """
         CREATE TABLE memory_history (

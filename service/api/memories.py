@@ -40,7 +40,6 @@ from service.domain.times import is_storable
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope, Tenant
-from service.settings import Settings
 
 NDJSON = "application/x-ndjson"
 # What an import may be sent as: JSON Lines under any of its names, or a file upload (clients
@@ -108,12 +107,9 @@ class MemoriesController(Controller):
         data: BatchAddRequest,
         tenant: Tenant,
         memory_service: MemoryService,
-        settings: Settings,
     ) -> AddMemoryResponse:
         """Store many texts in one transaction, each with its own scope and metadata. A text already
         stored in its scope is reported as NONE, not stored twice."""
-        if not data.items or len(data.items) > settings.max_batch_items:
-            raise InvalidRequest(f"a batch holds 1 to {settings.max_batch_items} items")
         items = [
             TextToAdd(
                 item.text,

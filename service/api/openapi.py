@@ -67,7 +67,7 @@ _IDEMPOTENCY_KEY = Parameter(
     required=False,
     description=(
         "Makes a retry safe: a request repeated with the same key (and the same body) within "
-        "MEMORY_IDEMPOTENCY_TTL_S (24 h) has no second effect and gets the first answer, "
+        "MEMORY_IDEMPOTENCY_TTL_S (a setting) has no second effect and gets the first answer, "
         "marked Idempotent-Replayed: true. The same key with another body answers 422; while "
         "the first request runs, a retry answers 409 with Retry-After."
     ),

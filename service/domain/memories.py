@@ -135,8 +135,10 @@ class MemoryService:
         *,
         near_duplicate_similarity: float,
         max_text_chars: int,
+        max_items: int,
     ) -> None:
         self._max_text_chars = max_text_chars
+        self._max_items = max_items
         self._database = database
         self._embedder = embedder
         self._near_duplicate_similarity = near_duplicate_similarity
@@ -150,8 +152,8 @@ class MemoryService:
         ``skip_near_duplicates`` a text nearly identical in meaning to a stored one is not
         stored either; the outcome names the memory it matched.
         """
-        if not items:
-            return []
+        if not items or len(items) > self._max_items:
+            raise InvalidRequest(f"a batch holds 1 to {self._max_items} items")
         for index, item in enumerate(items):
             try:
                 require_scope(item.scope)

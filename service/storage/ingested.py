@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-from service.models import Memory, Scope
+from service.models import Scope
 
 
 async def record_ingested(
@@ -14,28 +14,25 @@ async def record_ingested(
     tenant_id: uuid.UUID,
     scope: Scope,
     message_hashes: list[bytes],
-    memories: list[tuple[Memory, bytes]],
+    memory_ids: list[uuid.UUID],
 ) -> None:
-    """Remember that these messages led to these memories (with their content hashes)."""
+    """Remember that these messages led to these memories, with the memories' content hashes
+    as stored now (read here, in the same transaction that wrote them)."""
     await connection.executemany(
         """
         INSERT INTO ingested_messages
             (tenant_id, scope_key, message_hash, memory_ids, memory_hashes)
-        VALUES ($1, $2, $3, $4, $5)
+        VALUES ($1, $2, $3, $4, ARRAY(
+            SELECT m.content_hash
+            FROM unnest($4::uuid[]) WITH ORDINALITY AS r(id, position)
+            JOIN memories m ON m.id = r.id AND m.tenant_id = $1
+            ORDER BY r.position
+        ))
         ON CONFLICT (tenant_id, scope_key, message_hash) DO UPDATE
             SET memory_ids = EXCLUDED.memory_ids, memory_hashes = EXCLUDED.memory_hashes,
                 ingested_at = now()
         """,
-        [
-            (
-                tenant_id,
-                scope.key,
-                message_hash,
-                [memory.id for memory, _ in memories],
-                [content_hash for _, content_hash in memories],
-            )
-            for message_hash in message_hashes
-        ],
+        [(tenant_id, scope.key, message_hash, memory_ids) for message_hash in message_hashes],
     )
 
 

@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -49,10 +50,27 @@ def _add(client: MemoryClient, messages: Any, **options: Any) -> dict[str, Any]:
 
 
 def test_every_sync_client_method_works_against_the_service(live_server: LiveServer) -> None:
+    """One tenant's life through the SDK, each step checked against the database."""
     key, tenant_id = _tenant(live_server)
     client = MemoryClient(api_key=key, host=live_server.base_url)  # calls GET /v1/ping/
+    added = _adds_every_way(client, live_server, tenant_id)
+    for step in (_searches, _gets_and_pages, _updates, _entities_and_feedback, _deletes):
+        step(client, live_server, tenant_id, added)
 
-    # add: a conversation (only the user's words are kept), ids top-level or in filters.
+
+@dataclass(frozen=True)
+class _Added:
+    """The memories the scenario adds, as the SDK answered them."""
+
+    allergy: dict[str, Any]
+    hiking: dict[str, Any]
+    tea: dict[str, Any]
+    bob: dict[str, Any]
+    dentist: dict[str, Any]
+
+
+def _adds_every_way(client: MemoryClient, live_server: LiveServer, tenant_id: str) -> _Added:
+    """add: a conversation (only the user's words are kept), ids top-level or in filters."""
     allergy = _add(
         client,
         [
@@ -81,8 +99,11 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
     assert stored[hiking["id"]]["run_id"] == "trip-1"
     assert stored[allergy["id"]]["metadata"] == {"category": "health", "priority": 5}
     assert len(stored) == 5
+    return _Added(allergy, hiking, tea, bob, dentist)
 
-    # search: AND / OR groups, metadata operators, top_k and threshold.
+
+def _searches(client: MemoryClient, live_server: LiveServer, tenant_id: str, added: _Added) -> None:
+    """search: AND / OR groups, metadata operators, top_k and threshold."""
     found = client.search(
         "What food can't I eat?",
         filters={
@@ -98,52 +119,62 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
         },
         top_k=5,
     )["results"]
-    assert found[0]["id"] == allergy["id"]
-    assert {hit["id"] for hit in found} == {allergy["id"], hiking["id"]}
+    assert found[0]["id"] == added.allergy["id"]
+    assert {hit["id"] for hit in found} == {added.allergy["id"], added.hiking["id"]}
     assert all(hit["user_id"] == "alice" and -1 <= hit["score"] <= 1 for hit in found)
     assert len(client.search("peanuts", filters={"user_id": "alice"}, top_k=1)["results"]) == 1
     assert client.search("peanuts", filters={"user_id": "alice"}, threshold=0.99)["results"] == []
     created = client.search(
         "tea", filters={"AND": [{"user_id": "alice"}, {"created_at": {"gte": "2000-01-01"}}]}
     )
-    assert tea["id"] in {hit["id"] for hit in created["results"]}
+    assert added.tea["id"] in {hit["id"] for hit in created["results"]}
 
-    # get and get_all (numbered pages, filters).
-    assert client.get(allergy["id"])["memory"] == "I am allergic to peanuts"
+
+def _gets_and_pages(
+    client: MemoryClient, live_server: LiveServer, tenant_id: str, added: _Added
+) -> None:
+    """get and get_all (numbered pages, filters)."""
+    assert client.get(added.allergy["id"])["memory"] == "I am allergic to peanuts"
     first = client.get_all(filters={"user_id": "alice"}, page=1, page_size=2)
     second = client.get_all(filters={"user_id": "alice"}, page=2, page_size=2)
     assert first["count"] == second["count"] == 3
     assert first["next"] and first["previous"] is None and second["next"] is None
     assert len(first["results"]) == 2 and len(second["results"]) == 1
     assert {m["id"] for m in first["results"] + second["results"]} == {
-        allergy["id"],
-        hiking["id"],
-        tea["id"],
+        added.allergy["id"],
+        added.hiking["id"],
+        added.tea["id"],
     }
     hobbies = client.get_all(
         filters={"AND": [{"user_id": "alice"}, {"metadata": {"category": "hobby"}}]}
     )
-    assert [m["id"] for m in hobbies["results"]] == [hiking["id"]]
+    assert [m["id"] for m in hobbies["results"]] == [added.hiking["id"]]
 
-    # update, history, batch_update.
-    updated = client.update(allergy["id"], text="I am allergic to peanuts and shellfish")
+
+def _updates(client: MemoryClient, live_server: LiveServer, tenant_id: str, added: _Added) -> None:
+    """update, history, batch_update."""
+    updated = client.update(added.allergy["id"], text="I am allergic to peanuts and shellfish")
     assert updated["memory"] == "I am allergic to peanuts and shellfish"
-    events = client.history(allergy["id"])
+    events = client.history(added.allergy["id"])
     assert [e["event"] for e in events] == ["ADD", "UPDATE"]
     assert events[1]["old_memory"] == "I am allergic to peanuts"
     assert events[1]["new_memory"] == "I am allergic to peanuts and shellfish"
     client.batch_update(
         [
-            {"memory_id": hiking["id"], "text": "I love hiking in the Dolomites"},
-            {"memory_id": tea["id"], "metadata": {"category": "food"}},
+            {"memory_id": added.hiking["id"], "text": "I love hiking in the Dolomites"},
+            {"memory_id": added.tea["id"], "metadata": {"category": "food"}},
         ]
     )
     stored = _stored(live_server, tenant_id)
-    assert stored[allergy["id"]]["content"] == "I am allergic to peanuts and shellfish"
-    assert stored[hiking["id"]]["content"] == "I love hiking in the Dolomites"
-    assert stored[tea["id"]]["metadata"] == {"category": "food"}
+    assert stored[added.allergy["id"]]["content"] == "I am allergic to peanuts and shellfish"
+    assert stored[added.hiking["id"]]["content"] == "I love hiking in the Dolomites"
+    assert stored[added.tea["id"]]["metadata"] == {"category": "food"}
 
-    # users: every user, agent and run with its memory count.
+
+def _entities_and_feedback(
+    client: MemoryClient, live_server: LiveServer, tenant_id: str, added: _Added
+) -> None:
+    """users: every user, agent and run with its memory count; feedback is stored."""
     entities = {(e["type"], e["name"]): e["total_memories"] for e in client.users()["results"]}
     assert entities == {
         ("user", "alice"): 3,
@@ -151,30 +182,32 @@ def test_every_sync_client_method_works_against_the_service(live_server: LiveSer
         ("agent", "coach"): 1,
         ("run", "trip-1"): 1,
     }
-
-    # feedback is stored.
-    client.feedback(allergy["id"], "positive", "exactly what I needed")
+    client.feedback(added.allergy["id"], "positive", "exactly what I needed")
     [row] = run_sql(
         live_server.dsn,
         "SELECT feedback, reason FROM memory_feedback WHERE tenant_id = $1::uuid AND memory_id = $2::uuid",
         tenant_id,
-        allergy["id"],
+        added.allergy["id"],
     )
     assert (row["feedback"], row["reason"]) == ("POSITIVE", "exactly what I needed")
 
-    # delete, batch_delete, delete_all, delete_users.
-    client.delete(tea["id"])
+
+def _deletes(client: MemoryClient, live_server: LiveServer, tenant_id: str, added: _Added) -> None:
+    """delete, batch_delete, delete_all, delete_users; reset deletes every user, agent and run, even when one's memories went with another's."""
+    client.delete(added.tea["id"])
     with pytest.raises(MemoryNotFoundError):
-        client.get(tea["id"])
-    client.batch_delete([{"memory_id": hiking["id"]}])
-    assert set(_stored(live_server, tenant_id)) == {allergy["id"], bob["id"], dentist["id"]}
+        client.get(added.tea["id"])
+    client.batch_delete([{"memory_id": added.hiking["id"]}])
+    assert set(_stored(live_server, tenant_id)) == {
+        added.allergy["id"],
+        added.bob["id"],
+        added.dentist["id"],
+    }
     client.delete_all(user_id="bob")
-    assert set(_stored(live_server, tenant_id)) == {allergy["id"]}
+    assert set(_stored(live_server, tenant_id)) == {added.allergy["id"]}
     client.delete_users(user_id="alice")
     assert _stored(live_server, tenant_id) == {}
     assert client.users()["results"] == []
-
-    # reset deletes every user, agent and run, even when one's memories went with another's.
     _add(client, "I sail on weekends", user_id="zoe", agent_id="coach", run_id="trip-2")
     _add(client, "I speak Danish", user_id="yann")
     client.reset()

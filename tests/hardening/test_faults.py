@@ -27,23 +27,57 @@ CLIENTS = 6
 RETRYABLE = {409, 429, 503}
 
 
-def test_acknowledged_adds_survive_a_database_restart_exactly_once(
-    own_postgres: tuple[Path, str], embedder: Embedder, test_settings: Settings
-) -> None:
-    pgdata, dsn = own_postgres
-    server = start_server(replace(test_settings, database_url=dsn, db_timeout_s=2), dsn, embedder)
-    key = create_api_key(dsn, "faults")
-    acknowledged: list[str] = []
-    statuses: Counter[int] = Counter()
-    stop = threading.Event()
-    lock = threading.Lock()
-    failures: list[str] = []
+class _LoadClients:
+    """Clients adding facts (each retried with its Idempotency-Key until acknowledged) and
+    searching, in threads, recording every status and what was acknowledged."""
 
-    def add_until_acknowledged(http: httpx.Client, text: str) -> None:
+    def __init__(self, base_url: str, key: str, lock_s: float) -> None:
+        self._base_url, self._key, self._lock_s = base_url, key, lock_s
+        self.acknowledged: list[str] = []
+        self.statuses: Counter[int] = Counter()
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(CLIENTS)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self._lock_s + 60)
+        assert not any(thread.is_alive() for thread in self._threads)
+
+    def _client(self, number: int) -> None:
+        try:
+            self._client_loop(number)
+        except AssertionError as failure:
+            with self._lock:
+                self.failures.append(f"client {number}: {failure}")
+
+    def _client_loop(self, number: int) -> None:
+        headers = {"X-API-Key": self._key}
+        with httpx.Client(base_url=self._base_url, headers=headers, timeout=10) as http:
+            n = 0
+            while not self.stop.is_set():
+                self._add_until_acknowledged(http, f"client {number} fact {n}")
+                n += 1
+                try:
+                    search = http.post("/v1/search", json={"query": "fact", "user_id": "load"})
+                except httpx.TransportError:
+                    continue
+                with self._lock:
+                    self.statuses[search.status_code] += 1
+                assert search.status_code in {200, 429, 503}, search.text
+                time.sleep(float(search.headers.get("retry-after", "0")))
+
+    def _add_until_acknowledged(self, http: httpx.Client, text: str) -> None:
         idempotency_key = str(uuid.uuid4())
         answers: list[str] = []
         # At worst a claim whose commit the outage cut off answers 409 until it lapses.
-        deadline = time.monotonic() + test_settings.idempotency_lock_s + 30
+        deadline = time.monotonic() + self._lock_s + 30
         while time.monotonic() < deadline:
             try:
                 response = http.post(
@@ -56,66 +90,44 @@ def test_acknowledged_adds_survive_a_database_restart_exactly_once(
                 time.sleep(0.2)
                 continue
             answers.append(str(response.status_code))
-            with lock:
-                statuses[response.status_code] += 1
-            if response.status_code == 201:
-                with lock:
-                    acknowledged.append(text)
-                return
+            with self._lock:
+                self.statuses[response.status_code] += 1
+                if response.status_code == 201:
+                    self.acknowledged.append(text)
+                    return
             assert response.status_code in RETRYABLE, response.text
             time.sleep(float(response.headers.get("retry-after", "0.2")) / 5)
         raise AssertionError(f"{text!r} was never acknowledged; answers: {answers}")
 
-    def client_loop(number: int) -> None:
-        with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=10) as http:
-            n = 0
-            while not stop.is_set():
-                add_until_acknowledged(http, f"client {number} fact {n}")
-                n += 1
-                try:
-                    search = http.post("/v1/search", json={"query": "fact", "user_id": "load"})
-                except httpx.TransportError:
-                    continue
-                with lock:
-                    statuses[search.status_code] += 1
-                assert search.status_code in {200, 429, 503}, search.text
-                time.sleep(float(search.headers.get("retry-after", "0")))
 
-    def client(number: int) -> None:
-        try:
-            client_loop(number)
-        except AssertionError as failure:
-            with lock:
-                failures.append(f"client {number}: {failure}")
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+def test_acknowledged_adds_survive_a_database_restart_exactly_once(
+    own_postgres: tuple[Path, str], embedder: Embedder, test_settings: Settings
+) -> None:
+    pgdata, dsn = own_postgres
+    server = start_server(replace(test_settings, database_url=dsn, db_timeout_s=2), dsn, embedder)
+    key = create_api_key(dsn, "faults")
+    load = _LoadClients(server.base_url, key, test_settings.idempotency_lock_s)
     try:
-        for thread in threads:
-            thread.start()
+        load.start()
         time.sleep(2)
         postgres = stop_postgres(pgdata)
         time.sleep(2)
         postgres.ensure_postgres_running()
         time.sleep(3)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=test_settings.idempotency_lock_s + 60)
-        assert not any(thread.is_alive() for thread in threads)
+        load.join()
 
-        assert not failures, failures
-        assert statuses[503] > 0, "the outage was not noticed: the test proved nothing"
-        assert not [status for status in statuses if status >= 500 and status != 503]
+        assert not load.failures, load.failures
+        assert load.statuses[503] > 0, "the outage was not noticed: the test proved nothing"
+        assert not [status for status in load.statuses if status >= 500 and status != 503]
         rows = run_sql(dsn, "SELECT content FROM memories WHERE user_id = 'load'")
         stored = Counter(row["content"] for row in rows)
         assert not [text for text, count in stored.items() if count > 1]
-        assert set(acknowledged) <= set(stored)
-        assert len(acknowledged) == len(set(acknowledged))
+        assert set(load.acknowledged) <= set(stored)
+        assert len(load.acknowledged) == len(set(load.acknowledged))
         with httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}) as http:
             assert http.get("/readyz").status_code == 200
-            assert (
-                http.post("/v1/search", json={"query": "fact", "user_id": "load"}).status_code
-                == 200
-            )
+            search = http.post("/v1/search", json={"query": "fact", "user_id": "load"})
+            assert search.status_code == 200
     finally:
-        stop.set()
+        load.stop.set()
         server.stop()

@@ -27,6 +27,7 @@ import asyncpg
 import httpx
 import pytest
 
+from benchmarks.harness import wait_until_ready
 from tests.llm_server import Reply, ScriptedLLM
 from tests.postgres_tcp import TcpPostgres, free_port, start_tcp_postgres
 
@@ -136,7 +137,7 @@ def service(
         )
     running = RunningService(f"http://127.0.0.1:{port}", api_key, postgres, llm, process, log_path)
     try:
-        _wait_until_ready(running)
+        wait_until_ready(running.base_url, process, output=running.output)
         yield running
     finally:
         process.send_signal(signal.SIGTERM)
@@ -145,20 +146,6 @@ def service(
         postgres.remove()
     # What it wrote while stopping counts too (checked once nothing is left running).
     assert_nothing_secret(running.output(), api_key)
-
-
-def _wait_until_ready(service: RunningService) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise AssertionError(f"the service exited: {service.output()[-3000:]}")
-        try:
-            if httpx.get(f"{service.base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the service did not become ready")
 
 
 def test_an_internal_error_is_logged_with_frames_but_without_secrets_or_text(

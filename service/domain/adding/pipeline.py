@@ -75,7 +75,7 @@ class IngestPipeline:
         related_similarity: float = 0.25,
         candidates_per_message: int = 5,
         max_candidates: int = 20,
-        max_fact_chars: int = 8000,
+        max_fact_chars: int,
     ) -> None:
         self._database = database
         self._embedder = embedder
@@ -248,7 +248,7 @@ class IngestPipeline:
                     tenant_id,
                     request.scope,
                     message_hashes,
-                    [(o.memory, content_hash(o.memory.text)) for o in result.outcomes],
+                    [outcome.memory.id for outcome in result.outcomes],
                 )
             if job_id is not None:
                 await job_store.complete_job(connection, job_id, encode_result(result))
