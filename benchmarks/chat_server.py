@@ -29,6 +29,8 @@ class ChatAnswer:
     delay_s: float = 0.0
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = None  # (prompt, completion) tokens; None: estimated
+    error_message: str = "scripted failure"  # the error's message, with a status other than 200
+    error_param: str | None = None  # the parameter an error is about, as OpenAI names it
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,13 @@ def _handler_class(answer: Answerer) -> type[BaseHTTPRequestHandler]:
             reply = answer(request)
             time.sleep(reply.delay_s)
             if reply.status != 200:
-                payload = {"error": {"message": "scripted failure", "type": "server_error"}}
+                payload = {
+                    "error": {
+                        "message": reply.error_message,
+                        "type": "invalid_request_error" if reply.status < 500 else "server_error",
+                        "param": reply.error_param,
+                    }
+                }
             else:
                 payload = completion(request, reply)
             self._send(reply.status, payload, reply.headers)

@@ -21,6 +21,7 @@ from service.adapters.embedder import Embedder
 from service.composition import build_services, check_database_serves
 from service.errors import (
     ConfigurationError,
+    Conflict,
     DatabaseUnavailable,
     IncompatibleDatabase,
     NotFound,
@@ -28,7 +29,7 @@ from service.errors import (
 from service.logging import configure_logging, redact
 from service.setting_fields import EMBEDDING, INGESTION, LOGGING, SECTIONS, STORAGE, Section
 from service.settings import SETTINGS, Settings
-from service.storage.database import Database, check_pgvector_installed
+from service.storage.database import ALL_TENANTS, Database, check_pgvector_installed
 from service.storage.migrations import apply_migrations, ensure_schema_is_current
 
 log = structlog.get_logger("service.cli")
@@ -191,6 +192,35 @@ def tenants_delete(settings: Settings, args: argparse.Namespace) -> None:
     _with_database(settings, run)
 
 
+def jobs_failed(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.adding.failed_jobs import FailedJobs  # noqa: PLC0415
+
+    async def run(database: Database) -> None:
+        for job in await FailedJobs(database).failed(ALL_TENANTS, args.limit):
+            tokens = job.spend.prompt_tokens + job.spend.completion_tokens
+            print(
+                f"{job.id}  tenant {job.tenant_id}  failed {job.updated_at:%Y-%m-%d %H:%M:%S}  "
+                f"attempts {job.attempts}  tokens {tokens}  {job.last_error}"
+            )
+
+    _with_database(settings, run)
+
+
+def jobs_retry(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.adding.failed_jobs import FailedJobs  # noqa: PLC0415
+
+    async def run(database: Database) -> None:
+        failed_jobs = FailedJobs(database)
+        job_ids = args.job_ids
+        if args.all_failed:
+            job_ids = [job.id for job in await failed_jobs.failed(ALL_TENANTS, limit=None)]
+        for job_id in job_ids:
+            await failed_jobs.retry(ALL_TENANTS, job_id)
+            print(f"queued {job_id} again")
+
+    _with_database(settings, run)
+
+
 def prepare_model(settings: Settings, args: argparse.Namespace) -> None:
     embedder = _loaded_embedder(settings)
     print(f"{embedder.model_name} ({embedder.backend}) is ready in {settings.model_cache_dir}")
@@ -287,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
         command("keys", "Manage API keys (each key belongs to one tenant).", None, _DATABASE),
         command("tenants", "Manage tenants.", None, _DATABASE),
     )
+    _add_job_commands(
+        command("jobs", "Inspect and retry failed ingestion jobs (all tenants).", None, _DATABASE)
+    )
     export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     return parser
@@ -318,13 +351,35 @@ def _add_key_and_tenant_commands(
     remove.set_defaults(handler=tenants_delete)
 
 
+def _add_job_commands(jobs: argparse.ArgumentParser) -> None:
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    failed = job_commands.add_parser(
+        "failed", help="list failed jobs, latest first, with the reason each failed"
+    )
+    failed.add_argument("--limit", type=int, default=100, help="most jobs listed (default 100)")
+    failed.set_defaults(handler=jobs_failed)
+    retry = job_commands.add_parser(
+        "retry", help="queue failed jobs again, with fresh attempts and token budget"
+    )
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_ids", nargs="*", type=uuid.UUID, default=[], metavar="JOB_ID")
+    which.add_argument("--all-failed", action="store_true", help="every failed job")
+    retry.set_defaults(handler=jobs_retry)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
         configure_logging(settings)
         args.handler(settings, args)
-    except (ConfigurationError, IncompatibleDatabase, NotFound, DatabaseUnavailable) as error:
+    except (
+        ConfigurationError,
+        IncompatibleDatabase,
+        NotFound,
+        Conflict,
+        DatabaseUnavailable,
+    ) as error:
         print(f"memory-service: {redact(error.detail)}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

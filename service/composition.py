@@ -14,6 +14,9 @@ import asyncpg
 from service.adapters.embedder import Embedder
 from service.adapters.llm import ChatJsonClient
 from service.domain.adding import AddLimits, AddService, IngestJobs, IngestPipeline
+from service.domain.adding.breaker import CircuitBreaker, GuardedLlm
+from service.domain.adding.failed_jobs import FailedJobs
+from service.domain.adding.jobs import JobLimits
 from service.domain.api_keys import ApiKeyService
 from service.domain.feedback import FeedbackService
 from service.domain.idempotency import IdempotencyService
@@ -45,6 +48,7 @@ class Services:
     feedback_service: FeedbackService
     transfer_service: TransferService
     ingest_jobs: IngestJobs | None  # None: no LLM configured
+    failed_jobs: FailedJobs
     maintenance: Maintenance
     operations: Operations
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -71,6 +75,8 @@ class Services:
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        if self.ingest_jobs is not None:
+            await self.ingest_jobs.stop()
         if self.llm is not None:
             await self.llm.close()
         await self.embedder.stop()
@@ -128,6 +134,7 @@ def build_services(
         feedback_service=FeedbackService(database),
         transfer_service=TransferService(database, embedder, settings.max_text_chars),
         ingest_jobs=ingest_jobs,
+        failed_jobs=FailedJobs(database),
         maintenance=Maintenance(database, idempotency, settings.purge_interval_s),
         operations=Operations(database, lambda: embedder.is_loaded, ingest_jobs),
     )
@@ -143,22 +150,29 @@ def _llm_client(settings: Settings) -> ChatJsonClient | None:
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
         response_format=settings.llm_response_format,
+        max_output_tokens=settings.llm_max_output_tokens,
+        cap_parameter=settings.llm_output_cap_parameter,
     )
 
 
 def _ingest_jobs(
     settings: Settings, database: Database, embedder: Embedder, llm: ChatJsonClient
 ) -> IngestJobs:
+    breaker = CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_cooldown_s)
     pipeline = IngestPipeline(
         database,
         embedder,
-        llm,
+        GuardedLlm(llm, breaker),
         near_duplicate_similarity=settings.near_duplicate_similarity,
         max_fact_chars=settings.max_text_chars,
     )
-    return IngestJobs(
-        database, pipeline, max_attempts=settings.job_max_attempts, lease_s=settings.job_lease_s
+    limits = JobLimits(
+        max_attempts=settings.job_max_attempts,
+        lease_s=settings.job_lease_s,
+        sync_wait_s=settings.llm_sync_wait_s,
+        token_budget=settings.llm_token_budget_per_add,
     )
+    return IngestJobs(database, pipeline, limits, breaker)
 
 
 def _search_service(settings: Settings, database: Database, embedder: Embedder) -> SearchService:

@@ -50,7 +50,8 @@ SEARCH_PHASE_LATENCY = Histogram(
 )
 LLM_CALLS = Counter(
     "memory_llm_calls_total",
-    "LLM requests by outcome (ok, timeout, rate_limited, server_error, invalid_output, refused).",
+    "LLM requests by outcome (ok, timeout, rate_limited, server_error, invalid_output, refused, "
+    "truncated, token_budget).",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -58,6 +59,11 @@ LLM_TOKENS = Counter(
     "memory_llm_tokens_total",
     "LLM tokens by kind (prompt, completion).",
     ["kind"],
+    registry=REGISTRY,
+)
+LLM_CIRCUIT_OPEN = Gauge(
+    "memory_llm_circuit_open",
+    "1 while the LLM circuit breaker holds calls back after repeated failures, else 0.",
     registry=REGISTRY,
 )
 LLM_LATENCY = Histogram(

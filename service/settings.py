@@ -18,14 +18,12 @@ import platformdirs
 from service.errors import ConfigurationError
 from service.setting_fields import (
     EMBEDDING,
-    INGESTION,
     LOGGING,
     PATH,
     REQUESTS,
     SEARCH,
     STORAGE,
     TEXT,
-    TEXT_OR_UNSET,
     URL_OR_UNSET,
     Setting,
     integer,
@@ -33,10 +31,10 @@ from service.setting_fields import (
     one_of,
     setting_of,
 )
+from service.settings_ingestion import IngestionSettings
 
 LogFormat = Literal["auto", "json", "console"]
 EmbeddingBackend = Literal["onnx", "onnx-int8", "torch"]
-ResponseFormat = Literal["json_schema", "json_object"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 # The alembic scripts ship beside the package (the image copies them to the same place).
@@ -57,8 +55,9 @@ def _models_in_data_dir(env: Mapping[str, str]) -> Path:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Every setting, grouped by section in the order docs/configuration.md lists them."""
+class Settings(IngestionSettings):
+    """Every setting, grouped by section in the order docs/configuration.md lists them (those
+    of adding and the LLM step in ``IngestionSettings``)."""
 
     database_url: str | None = STORAGE.setting(
         "DATABASE_URL",
@@ -273,75 +272,6 @@ class Settings:
         doc="Hybrid search raises a memory's score this share of the way to the best score of "
         "a candidate told in the same conversation (memories told less than 30 minutes apart); "
         "0 turns it off.",
-    )
-    near_duplicate_similarity: float = INGESTION.setting(
-        "MEMORY_NEAR_DUPLICATE_SIMILARITY",
-        default=0.95,
-        parse=number(minimum=0.0),
-        doc="With `infer: true`, a text at least this similar to a memory in its scope is not "
-        "stored.",
-    )
-    llm_base_url: str | None = INGESTION.setting(
-        "MEMORY_LLM_BASE_URL",
-        default=None,
-        parse=URL_OR_UNSET,
-        verbatim=True,
-        doc="OpenAI-compatible chat-completions base URL (OpenAI, Azure, vLLM, Ollama at "
-        "`http://127.0.0.1:11434/v1`, llama.cpp, LM Studio...). Unset: no LLM.",
-    )
-    llm_model: str = INGESTION.setting(
-        "MEMORY_LLM_MODEL",
-        default="gpt-4o-mini",
-        parse=TEXT,
-        doc="Model name sent to the LLM endpoint.",
-    )
-    llm_api_key: str | None = INGESTION.setting(
-        "MEMORY_LLM_API_KEY",
-        default=None,
-        parse=TEXT_OR_UNSET,
-        verbatim=True,
-        secret=True,
-        doc="API key for the LLM endpoint; never logged.",
-    )
-    llm_timeout_s: float = INGESTION.setting(
-        "MEMORY_LLM_TIMEOUT_S",
-        default=30.0,
-        parse=number(minimum=0.1),
-        doc="Seconds one LLM request may take.",
-    )
-    llm_max_retries: int = INGESTION.setting(
-        "MEMORY_LLM_MAX_RETRIES",
-        default=2,
-        parse=integer(minimum=0),
-        doc="Retries of an LLM request after a timeout, 429 (waiting its `Retry-After`), 5xx or "
-        "an answer that breaks the schema.",
-    )
-    llm_response_format: ResponseFormat = INGESTION.setting(
-        "MEMORY_LLM_RESPONSE_FORMAT",
-        default="json_schema",
-        parse=one_of(get_args(ResponseFormat)),
-        doc="Structured outputs (`json_schema`) or JSON mode (`json_object`), whichever the "
-        "endpoint supports.",
-    )
-    job_workers: int = INGESTION.setting(
-        "MEMORY_JOB_WORKERS",
-        default=1,
-        parse=integer(minimum=0),
-        doc="Asynchronous-ingestion workers run inside `serve` (0: only separate "
-        "`memory-service worker` processes).",
-    )
-    job_max_attempts: int = INGESTION.setting(
-        "MEMORY_JOB_MAX_ATTEMPTS",
-        default=5,
-        parse=integer(minimum=1),
-        doc="Attempts before an ingestion job is marked failed.",
-    )
-    job_lease_s: float = INGESTION.setting(
-        "MEMORY_JOB_LEASE_S",
-        default=120.0,
-        parse=number(minimum=1.0),
-        doc="Seconds a worker owns a running job; the job of a worker that died is retried "
-        "after this.",
     )
     log_format: LogFormat = LOGGING.setting(
         "MEMORY_LOG_FORMAT",

@@ -221,6 +221,9 @@ def llm_server(
         llm_timeout_s=1.0,
         llm_max_retries=2,
         job_workers=0,
+        # The server is shared: failures of one test must not hold back the next one's calls
+        # (tests/api/test_llm_bounds.py tests the breaker on servers of its own).
+        llm_breaker_failures=1_000_000,
     )
     server = start_server(settings, migrated_dsn, embedder)
     yield server

@@ -27,11 +27,20 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     finish_reason: str = "stop"
+    error_message: str = "scripted failure"
+    error_param: str | None = None
 
     def as_chat_answer(self) -> ChatAnswer:
         content = self.raw_content if self.raw_content is not None else json.dumps(self.answer)
         return ChatAnswer(
-            content, self.status, self.headers, self.delay_s, self.finish_reason, SCRIPTED_USAGE
+            content,
+            self.status,
+            self.headers,
+            self.delay_s,
+            self.finish_reason,
+            SCRIPTED_USAGE,
+            self.error_message,
+            self.error_param,
         )
 
 

@@ -3,6 +3,10 @@
 Retries are ours (the SDK's are switched off) so that every attempt is counted and a
 schema-violating answer is retried like a timeout: timeouts, 429 (after its Retry-After),
 5xx and invalid JSON are retried up to ``max_retries`` times with exponential backoff.
+
+Cost is bounded: every request carries an output cap, never more than the add's token budget
+has left, and no attempt starts once the budget is spent. An answer cut off at the cap
+(``finish_reason: length``) is not retried: the same request would be cut off again.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 import openai
@@ -23,6 +28,21 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 MAX_RETRY_AFTER_S = 30.0
+CapParameter = Literal["max_completion_tokens", "max_tokens"]
+# OpenAI deprecated max_tokens for max_completion_tokens (its reasoning models refuse the
+# former); most other servers know only max_tokens, and some ignore what they do not know.
+_OPENAI_HOST = "api.openai.com"
+_AZURE_OPENAI_DOMAIN = ".openai.azure.com"
+
+
+def cap_parameter_for(base_url: str, setting: str) -> CapParameter:
+    """The output-cap parameter to send first: as set, or by the endpoint's host."""
+    if setting in ("max_completion_tokens", "max_tokens"):
+        return setting  # type: ignore[return-value]  # one of the two, just checked
+    host = urlsplit(base_url).hostname or ""
+    if host == _OPENAI_HOST or host.endswith(_AZURE_OPENAI_DOMAIN):
+        return "max_completion_tokens"
+    return "max_tokens"
 
 
 class ChatJsonClient:
@@ -35,10 +55,15 @@ class ChatJsonClient:
         timeout_s: float,
         max_retries: int,
         response_format: Literal["json_schema", "json_object"],
+        max_output_tokens: int,
+        cap_parameter: str = "auto",
     ) -> None:
         self.model = model
         self._max_retries = max_retries
         self._response_format = response_format
+        self._max_output_tokens = max_output_tokens
+        self._cap_parameter = cap_parameter_for(base_url, cap_parameter)
+        self._cap_parameter_fixed = cap_parameter != "auto"
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             # Local servers (vLLM, Ollama) accept any key; the SDK insists on one.
@@ -58,6 +83,15 @@ class ChatJsonClient:
         for attempt in range(self._max_retries + 1):
             if attempt:
                 await asyncio.sleep(_backoff_s(attempt, last))
+            if usage.tokens_left == 0:
+                last = LlmFailure(
+                    "token_budget",
+                    f"the add spent its budget of {usage.token_budget} tokens "
+                    "(MEMORY_LLM_TOKEN_BUDGET_PER_ADD)",
+                    usage,
+                )
+                metrics.LLM_CALLS.labels(last.kind).inc()
+                break
             try:
                 content = await self._ask(system, user, schema, usage)
                 answer = msgspec.json.decode(content, type=answer_type, strict=True)
@@ -71,26 +105,48 @@ class ChatJsonClient:
                 metrics.LLM_CALLS.labels("ok").inc()
                 return answer
             metrics.LLM_CALLS.labels(last.kind).inc()
-            if last.kind == "refused":
+            if last.kind == "refused" or last.is_final:
                 break
             log.warning("llm.attempt_failed", kind=last.kind, attempt=attempt + 1)
         assert last is not None  # noqa: S101  # the loop runs at least once
         raise last
 
     async def _ask(self, system: str, user: str, schema: JsonSchema, usage: LlmUsage) -> str:
+        try:
+            return await self._ask_once(system, user, schema, usage)
+        except openai.BadRequestError as error:
+            if self._cap_parameter_fixed or not _names(error, self._cap_parameter):
+                raise _refused(error, usage) from None
+            # The endpoint refused the cap's parameter: send the other one from now on.
+            self._cap_parameter = (
+                "max_tokens"
+                if self._cap_parameter == "max_completion_tokens"
+                else "max_completion_tokens"
+            )
+            log.warning("llm.cap_parameter_switched", parameter=self._cap_parameter)
+        try:
+            return await self._ask_once(system, user, schema, usage)
+        except openai.BadRequestError as error:
+            raise _refused(error, usage) from None
+
+    async def _ask_once(self, system: str, user: str, schema: JsonSchema, usage: LlmUsage) -> str:
         started = time.perf_counter()
         usage.calls += 1
+        left = usage.tokens_left
+        cap = self._max_output_tokens if left is None else min(self._max_output_tokens, left)
         try:
             messages: Any = [
                 {"role": "system", "content": system},
                 {"role": "user", "content": user},
             ]
             response_format: Any = self._format(schema)
+            cap_argument: Any = {self._cap_parameter: cap}
             response = await self._client.chat.completions.create(
                 model=self.model,
                 messages=messages,
                 response_format=response_format,
                 temperature=0,
+                **cap_argument,
             )
         except openai.APITimeoutError:
             raise LlmFailure("timeout", "the LLM did not answer in time", usage) from None
@@ -107,11 +163,10 @@ class ChatJsonClient:
             ) from None
         except openai.APIConnectionError:
             raise LlmFailure("server_error", "the LLM endpoint is unreachable", usage) from None
+        except openai.BadRequestError:
+            raise  # _ask decides: a refused cap parameter is switched, anything else refused
         except openai.APIStatusError as error:
-            # 4xx other than 429: our configuration is wrong; retrying will not help.
-            raise LlmFailure(
-                "refused", f"the LLM endpoint refused the request ({error.status_code})", usage
-            ) from None
+            raise _refused(error, usage) from None
         finally:
             elapsed_s = time.perf_counter() - started
             usage.latency_ms += elapsed_s * 1000
@@ -121,7 +176,15 @@ class ChatJsonClient:
             usage.completion_tokens += response.usage.completion_tokens
             metrics.LLM_TOKENS.labels("prompt").inc(response.usage.prompt_tokens)
             metrics.LLM_TOKENS.labels("completion").inc(response.usage.completion_tokens)
-        content = response.choices[0].message.content if response.choices else None
+        choice = response.choices[0] if response.choices else None
+        if choice is not None and choice.finish_reason == "length":
+            raise LlmFailure(
+                "truncated",
+                f"the LLM answer reached the output cap of {cap} tokens before it was complete "
+                "(MEMORY_LLM_MAX_OUTPUT_TOKENS)",
+                usage,
+            )
+        content = choice.message.content if choice is not None else None
         if not content:
             raise LlmFailure("invalid_output", "the LLM answered with no content", usage)
         return str(content)
@@ -133,6 +196,19 @@ class ChatJsonClient:
             "type": "json_schema",
             "json_schema": {"name": schema.name, "schema": schema.schema, "strict": True},
         }
+
+
+def _names(error: openai.BadRequestError, parameter: str) -> bool:
+    """Whether a 400 is about ``parameter`` (OpenAI names it in ``param``; others in the
+    message)."""
+    return getattr(error, "param", None) == parameter or parameter in str(error.message)
+
+
+def _refused(error: openai.APIStatusError, usage: LlmUsage) -> LlmFailure:
+    # 4xx other than 429: our configuration is wrong; retrying will not help.
+    return LlmFailure(
+        "refused", f"the LLM endpoint refused the request ({error.status_code})", usage
+    )
 
 
 def _retry_after_s(response: Any) -> float | None:

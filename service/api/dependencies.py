@@ -75,5 +75,6 @@ def service_dependencies(services: Services) -> dict[str, Provide]:
         "feedback_service": constant(services.feedback_service),
         "transfer_service": constant(services.transfer_service),
         "ingest_jobs": constant(services.ingest_jobs),
+        "failed_jobs": constant(services.failed_jobs),
         "operations": constant(services.operations),
     }

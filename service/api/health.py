@@ -36,9 +36,10 @@ async def healthz() -> Health:
 )
 async def readyz(operations: Operations) -> Health:
     """200 when Postgres answers and the model is loaded; 503 otherwise and while shutting down
-    (use for readiness probes)."""
+    (use for readiness probes). ``llm`` says whether the LLM step is degraded, without
+    affecting readiness: everything but inference keeps working."""
     await operations.check_ready()
-    return Health(status="ready", database=True, model=True)
+    return Health(status="ready", database=True, model=True, llm=operations.llm_status)
 
 
 @get(

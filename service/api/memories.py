@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -14,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from service.api.cursors import decode_cursor, encode_cursor
 from service.api.jobs import add_response, job_out
 from service.api.problems import problem_responses
 from service.api.request_checks import BODY_MEDIA_TYPES
@@ -36,7 +35,6 @@ from service.domain.filters import parse_filter
 from service.domain.json_depth import check_json_depth
 from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd
 from service.domain.texts import require_scope
-from service.domain.times import is_storable
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
 from service.models import AddOutcome, PageCursor, Scope, Tenant
@@ -148,11 +146,15 @@ class MemoriesController(Controller):
         JSON filter expression (see MemoryFilter)."""
         scope = _require_scope(user_id, agent_id, run_id)
         page = await memory_service.list_page(
-            tenant.id, scope, parse_filter(_json_filter(filters)), limit, _decode_cursor(cursor)
+            tenant.id, scope, parse_filter(_json_filter(filters)), limit, _page_cursor(cursor)
         )
         return MemoryList(
             memories=[MemoryOut.of(memory) for memory in page.memories],
-            next_cursor=_encode_cursor(page.next_cursor) if page.next_cursor else None,
+            next_cursor=(
+                encode_cursor(page.next_cursor.created_at, page.next_cursor.id)
+                if page.next_cursor
+                else None
+            ),
         )
 
     @get(
@@ -328,28 +330,6 @@ def _json_filter(raw: str | None) -> Any:
         raise InvalidFilter("'filters' holds a number too long to read; use fewer digits") from None
 
 
-def _encode_cursor(cursor: PageCursor) -> str:
-    raw = json.dumps({"t": cursor.created_at.isoformat(), "id": str(cursor.id)})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-MAX_CURSOR_CHARS = 256
-
-
-def _decode_cursor(raw: str | None) -> PageCursor | None:
-    if raw is None:
-        return None
-    try:
-        if len(raw) > MAX_CURSOR_CHARS:  # ours are under 120; bounds the decoding below
-            raise ValueError(len(raw))
-        decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        if not isinstance(decoded, dict) or not all(
-            isinstance(decoded.get(key), str) for key in ("t", "id")
-        ):
-            raise ValueError(decoded)
-        cursor = PageCursor(datetime.fromisoformat(decoded["t"]), uuid.UUID(decoded["id"]))
-        if not is_storable(cursor.created_at):  # made up: every stored time is
-            raise ValueError(cursor.created_at)
-        return cursor
-    except (ValueError, KeyError, TypeError):
-        raise InvalidRequest("'cursor' is not a cursor this API returned") from None
+def _page_cursor(raw: str | None) -> PageCursor | None:
+    position = decode_cursor(raw)
+    return PageCursor(*position) if position is not None else None

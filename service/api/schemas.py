@@ -261,7 +261,7 @@ class RejectedDecision(msgspec.Struct):
 
 
 class LlmUsageOut(msgspec.Struct):
-    """What the LLM cost for this add (every attempt counts as a call)."""
+    """What the LLM cost for this add: every attempt and every retry of its job counts."""
 
     llm_calls: Annotated[int, msgspec.Meta(description="LLM requests made (every retry counts).")]
     prompt_tokens: Annotated[int, msgspec.Meta(description="Prompt tokens, as the LLM reported.")]
@@ -269,6 +269,13 @@ class LlmUsageOut(msgspec.Struct):
         int, msgspec.Meta(description="Completion tokens, as the LLM reported.")
     ]
     llm_latency_ms: Annotated[float, msgspec.Meta(description="Time spent waiting for the LLM.")]
+    token_budget: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="Most tokens this add may spend in all (MEMORY_LLM_TOKEN_BUDGET_PER_ADD); "
+            "null when no LLM was involved."
+        ),
+    ] = None
 
 
 class AddMemoryResponse(msgspec.Struct):
@@ -306,6 +313,21 @@ class IngestJob(msgspec.Struct):
     result: AddMemoryResponse | None
     created_at: Annotated[datetime, msgspec.Meta(description="When the add was accepted.")]
     updated_at: Annotated[datetime, msgspec.Meta(description="When the job last changed.")]
+    llm_calls: Annotated[
+        int, msgspec.Meta(description="LLM requests made so far, over every attempt.")
+    ] = 0
+    tokens_used: Annotated[
+        int, msgspec.Meta(description="Prompt and completion tokens spent so far, all attempts.")
+    ] = 0
+
+
+class IngestJobList(msgspec.Struct):
+    """One page of jobs, latest first. Pass ``next_cursor`` back as ``cursor``."""
+
+    jobs: Annotated[list[IngestJob], msgspec.Meta(description="This page, latest first.")]
+    next_cursor: Annotated[
+        str | None, msgspec.Meta(description="The next page's cursor; null on the last page.")
+    ]
 
 
 class MemoryList(msgspec.Struct):
@@ -364,6 +386,14 @@ class Health(msgspec.Struct, omit_defaults=True):
     database: Annotated[bool | None, msgspec.Meta(description="Whether Postgres answered.")] = None
     model: Annotated[
         bool | None, msgspec.Meta(description="Whether the embedding model is loaded.")
+    ] = None
+    llm: Annotated[
+        Literal["ok", "degraded"] | None,
+        msgspec.Meta(
+            description="The LLM step: ok, or degraded while repeated failures hold calls back "
+            "(adds with inference then answer 202 at once). Absent without an LLM. Does not "
+            "affect readiness."
+        ),
     ] = None
 
 

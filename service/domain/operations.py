@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Literal
 
 from service import metrics
 from service.domain.adding import IngestJobs
@@ -31,6 +32,13 @@ class Operations:
             raise NotReady("the embedding model is not loaded yet")
         if not await self._database.is_reachable():
             raise DatabaseUnavailable("the database is unreachable")
+
+    @property
+    def llm_status(self) -> Literal["ok", "degraded"] | None:
+        """ok or degraded (repeated failures hold LLM calls back); None without an LLM."""
+        if self._jobs is None:
+            return None
+        return "degraded" if self._jobs.llm_degraded else "ok"
 
     async def refresh_gauges(self) -> None:
         in_use, idle, maximum = self._database.pool_usage()

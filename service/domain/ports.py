@@ -13,7 +13,18 @@ from typing import Any, Literal, Protocol, TypeVar
 from service.models import Vector, VectorSpace
 
 T = TypeVar("T")
-FailureKind = Literal["timeout", "rate_limited", "server_error", "invalid_output", "refused"]
+FailureKind = Literal[
+    "timeout",
+    "rate_limited",
+    "server_error",
+    "invalid_output",
+    "refused",
+    "truncated",  # the answer reached the output cap
+    "token_budget",  # the add spent its token budget
+    "unavailable",  # the circuit breaker holds calls back after repeated failures
+]
+# Failures another attempt of the same add would meet again: its job fails at once.
+FINAL_FAILURES: frozenset[FailureKind] = frozenset({"truncated", "token_budget"})
 
 
 class TextEmbedder(Protocol):
@@ -33,12 +44,22 @@ class TextEmbedder(Protocol):
 
 @dataclass(slots=True)
 class LlmUsage:
-    """What talking to the LLM cost for one add: every attempt counts as a call."""
+    """What talking to the LLM cost for one add (every attempt counts as a call), and the
+    most tokens it may still spend (None: no budget)."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0
+    token_budget: int | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def tokens_left(self) -> int | None:
+        return None if self.token_budget is None else max(0, self.token_budget - self.tokens)
 
 
 class LlmFailure(Exception):
@@ -52,6 +73,11 @@ class LlmFailure(Exception):
         self.detail = detail
         self.usage = usage
         self.retry_after_s = retry_after_s
+
+    @property
+    def is_final(self) -> bool:
+        """Whether retrying the add later would meet the same failure."""
+        return self.kind in FINAL_FAILURES
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,10 @@ from typing import Any
 
 import asyncpg
 
-_COLUMNS = "id, tenant_id, status, request, result, last_error, attempts, created_at, updated_at"
+_COLUMNS = (
+    "id, tenant_id, status, request, result, last_error, attempts, created_at, updated_at, "
+    "llm_calls, prompt_tokens, completion_tokens"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,18 @@ class JobRecord:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    llm_calls: int  # over every attempt
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpend:
+    """What a job's LLM calls cost so far, over all its attempts."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
 
 
 def _job(row: asyncpg.Record) -> JobRecord:
@@ -34,22 +49,31 @@ async def insert_job(
     tenant_id: uuid.UUID,
     request: dict[str, Any],
     lease_s: float | None = None,
+    *,
+    note: str | None = None,
+    delay_s: float = 0.0,
 ) -> JobRecord:
-    """Queue a job, or with ``lease_s`` start it at once, leased to the caller."""
+    """Queue a job (due in ``delay_s``, ``note`` saying why it waits), or with ``lease_s``
+    start it at once, leased to the caller."""
     row = await connection.fetchrow(
         f"""
-        INSERT INTO ingest_jobs (tenant_id, request, status, attempts, lease_expires_at)
+        INSERT INTO ingest_jobs
+            (tenant_id, request, status, attempts, lease_expires_at, last_error, next_attempt_at)
         VALUES (
             $1, $2,
             CASE WHEN $3::float8 IS NULL THEN 'queued' ELSE 'running' END,
             CASE WHEN $3::float8 IS NULL THEN 0 ELSE 1 END,
-            now() + make_interval(secs => $3::float8)
+            now() + make_interval(secs => $3::float8),
+            $4,
+            now() + make_interval(secs => $5::float8)
         )
         RETURNING {_COLUMNS}
         """,
         tenant_id,
         request,
         lease_s,
+        note,
+        delay_s,
     )
     assert row is not None  # noqa: S101  # INSERT ... RETURNING always returns the row
     return _job(row)
@@ -79,45 +103,109 @@ async def claim_job(connection: asyncpg.Connection, lease_s: float) -> JobRecord
     return _job(row) if row else None
 
 
+_SPEND = "llm_calls = $2, prompt_tokens = $3, completion_tokens = $4"
+
+
 async def complete_job(
-    connection: asyncpg.Connection, job_id: uuid.UUID, result: dict[str, Any]
+    connection: asyncpg.Connection, job_id: uuid.UUID, result: dict[str, Any], spend: JobSpend
 ) -> None:
     await connection.execute(
-        """
-        UPDATE ingest_jobs SET status = 'done', result = $2, last_error = NULL,
-            lease_expires_at = NULL, updated_at = now()
+        f"""
+        UPDATE ingest_jobs SET status = 'done', result = $5, last_error = NULL,
+            lease_expires_at = NULL, updated_at = now(), {_SPEND}
         WHERE id = $1
         """,
         job_id,
+        *_spend_values(spend),
         result,
     )
 
 
 async def retry_job_later(
-    connection: asyncpg.Connection, job_id: uuid.UUID, error: str, delay_s: float
+    connection: asyncpg.Connection,
+    job_id: uuid.UUID,
+    error: str,
+    delay_s: float,
+    spend: JobSpend,
+    *,
+    attempted: bool = True,
 ) -> None:
+    """Queue the job again; ``attempted=False`` gives back the attempt its claim counted
+    (nothing was tried: the LLM was held back)."""
     await connection.execute(
-        """
-        UPDATE ingest_jobs SET status = 'queued', last_error = $2, lease_expires_at = NULL,
-            next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+        f"""
+        UPDATE ingest_jobs SET status = 'queued', last_error = $5, lease_expires_at = NULL,
+            next_attempt_at = now() + make_interval(secs => $6), updated_at = now(),
+            attempts = attempts - CASE WHEN $7 THEN 0 ELSE 1 END, {_SPEND}
         WHERE id = $1
         """,
         job_id,
+        *_spend_values(spend),
         error,
         delay_s,
+        attempted,
     )
 
 
-async def fail_job(connection: asyncpg.Connection, job_id: uuid.UUID, error: str) -> None:
+async def fail_job(
+    connection: asyncpg.Connection, job_id: uuid.UUID, error: str, spend: JobSpend
+) -> None:
     await connection.execute(
-        """
-        UPDATE ingest_jobs SET status = 'failed', last_error = $2, lease_expires_at = NULL,
-            updated_at = now()
+        f"""
+        UPDATE ingest_jobs SET status = 'failed', last_error = $5, lease_expires_at = NULL,
+            updated_at = now(), {_SPEND}
         WHERE id = $1
         """,
         job_id,
+        *_spend_values(spend),
         error,
     )
+
+
+def _spend_values(spend: JobSpend) -> tuple[int, int, int]:
+    return spend.llm_calls, spend.prompt_tokens, spend.completion_tokens
+
+
+async def list_failed_jobs(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID | None,
+    limit: int | None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[JobRecord]:
+    """Failed jobs, most recently failed first: one tenant's, or every tenant's (None);
+    ``after`` is the (updated_at, id) of the last job of the previous page."""
+    rows = await connection.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM ingest_jobs
+        WHERE status = 'failed' AND ($1::uuid IS NULL OR tenant_id = $1)
+          AND ($2::timestamptz IS NULL OR (updated_at, id) < ($2, $3::uuid))
+        ORDER BY updated_at DESC, id DESC
+        LIMIT $4
+        """,
+        tenant_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_job(row) for row in rows]
+
+
+async def requeue_failed_job(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID | None, job_id: uuid.UUID
+) -> JobRecord | None:
+    """Give a failed job a fresh start (attempts and token budget); None unless it failed."""
+    row = await connection.fetchrow(
+        f"""
+        UPDATE ingest_jobs SET status = 'queued', attempts = 0, next_attempt_at = now(),
+            llm_calls = 0, prompt_tokens = 0, completion_tokens = 0, updated_at = now(),
+            last_error = 'retried after: ' || coalesce(last_error, 'no reason recorded')
+        WHERE id = $2 AND status = 'failed' AND ($1::uuid IS NULL OR tenant_id = $1)
+        RETURNING {_COLUMNS}
+        """,
+        tenant_id,
+        job_id,
+    )
+    return _job(row) if row else None
 
 
 async def queue_stats(connection: asyncpg.Connection) -> tuple[int, int, float]:
@@ -135,9 +223,13 @@ async def queue_stats(connection: asyncpg.Connection) -> tuple[int, int, float]:
 
 
 async def find_job(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, job_id: uuid.UUID
+    connection: asyncpg.Connection, tenant_id: uuid.UUID | None, job_id: uuid.UUID
 ) -> JobRecord | None:
+    """One tenant's job, or with ``tenant_id`` None (an operator's connection) any job."""
     row = await connection.fetchrow(
-        f"SELECT {_COLUMNS} FROM ingest_jobs WHERE tenant_id = $1 AND id = $2", tenant_id, job_id
+        f"SELECT {_COLUMNS} FROM ingest_jobs WHERE ($1::uuid IS NULL OR tenant_id = $1) "
+        "AND id = $2",
+        tenant_id,
+        job_id,
     )
     return _job(row) if row else None

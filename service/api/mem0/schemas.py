@@ -150,10 +150,12 @@ class Mem0AddResult(msgspec.Struct):
 
 
 class Mem0Queued(msgspec.Struct):
-    """An add left to a background job; ``event_id`` is the job id (GET /v1/jobs/{id})."""
+    """An add left to a background job; ``event_id`` is the job id (GET /v1/jobs/{id}).
+    PENDING while it waits or runs; FAILED when it met a failure a retry would meet again
+    (the message says which; POST /v1/jobs/{id}/retry runs it again)."""
 
     message: str
-    status: Literal["PENDING"]
+    status: Literal["PENDING", "FAILED"]
     event_id: uuid.UUID
 
 

@@ -214,6 +214,10 @@ def hit_out(hit: SearchHit) -> Mem0Memory:
 def add_out(outcome: AddResult | Job) -> Mem0AddResponse:
     if isinstance(outcome, Job):
         reason = f" ({outcome.last_error})" if outcome.last_error else ""
+        if outcome.status == "failed":
+            return Mem0AddResponse(
+                [Mem0Queued(f"Memory processing failed{reason}", "FAILED", outcome.id)]
+            )
         return Mem0AddResponse(
             [
                 Mem0Queued(

@@ -72,6 +72,7 @@ def encode_result(result: AddResult) -> dict[str, Any]:
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
             "llm_latency_ms": round(result.usage.latency_ms, 2),
+            "token_budget": result.usage.token_budget,
         },
         "prompt_version": result.prompt_version,
     }
@@ -92,6 +93,7 @@ def decode_result(raw: dict[str, Any]) -> AddResult:
             usage["prompt_tokens"],
             usage["completion_tokens"],
             usage["llm_latency_ms"],
+            usage.get("token_budget"),  # absent from results stored before budgets
         ),
         prompt_version=raw["prompt_version"],
     )

@@ -32,9 +32,9 @@ from service.domain.adding.prompt import (
     user_prompt,
 )
 from service.domain.adding.request import AddRequest
-from service.domain.adding.results import AddResult, RejectedDecision
+from service.domain.adding.results import AddResult, RejectedDecision, spend_of
 from service.domain.memories import content_hash
-from service.domain.ports import ChatLlm, TextEmbedder
+from service.domain.ports import ChatLlm, LlmUsage, TextEmbedder
 from service.domain.texts import check_memory_text, storable_form
 from service.errors import Conflict, InvalidRequest
 from service.models import AddOutcome, Memory, NewMemory, Scope, SearchHit, Vector
@@ -87,9 +87,11 @@ class IngestPipeline:
         self._max_fact_chars = max_fact_chars
 
     async def run(
-        self, tenant_id: uuid.UUID, request: AddRequest, job_id: uuid.UUID | None
+        self, tenant_id: uuid.UUID, request: AddRequest, job_id: uuid.UUID | None, usage: LlmUsage
     ) -> AddResult:
-        result = AddResult()
+        """Extract and reconcile; ``usage`` (the add's spend so far, and its budget) grows with
+        every LLM call, also when this raises."""
+        result = AddResult(usage=usage)
         message_hashes = [content_hash(text) for text in request.user_texts]
         for _ in range(MAX_ATTEMPTS_ON_STALE):
             try:
@@ -251,7 +253,9 @@ class IngestPipeline:
                     [outcome.memory.id for outcome in result.outcomes],
                 )
             if job_id is not None:
-                await job_store.complete_job(connection, job_id, encode_result(result))
+                await job_store.complete_job(
+                    connection, job_id, encode_result(result), spend_of(result.usage)
+                )
 
     async def _apply(
         self,

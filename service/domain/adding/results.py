@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from service.domain.ports import LlmUsage
 from service.models import AddOutcome
+from service.storage.jobs import JobSpend
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +23,8 @@ class AddResult:
     llm_used: bool = False
     usage: LlmUsage = field(default_factory=LlmUsage)
     prompt_version: str | None = None
+
+
+def spend_of(usage: LlmUsage) -> JobSpend:
+    """What a job stores of an add's usage: it counts across the job's attempts."""
+    return JobSpend(usage.calls, usage.prompt_tokens, usage.completion_tokens)

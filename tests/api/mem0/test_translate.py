@@ -41,9 +41,11 @@ from service.models import (
     Scope,
     SearchHit,
 )
+from service.storage.jobs import JobSpend
 from tests.filter_strategies import Filter, to_mem0, well_formed
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+NO_SPEND = JobSpend(0, 0, 0)
 
 
 def _conjuncts(node: FilterNode | None) -> list[FilterNode]:
@@ -365,14 +367,20 @@ def test_an_add_lists_each_outcome_and_a_queued_add_names_its_job() -> None:
             changed.id, "UPDATE", changed.text, None, "coach", None, {"k": 1}, "Alice liked coffee"
         ),
     ]
-    job = Job(uuid.uuid4(), "queued", 1, "timeout", None, NOW, NOW)
+    job = Job(uuid.uuid4(), "queued", 1, "timeout", None, NOW, NOW, uuid.uuid4(), NO_SPEND)
     [queued] = add_out(job).results
     assert queued == Mem0Queued(
         "Memory processing has been queued for background execution (timeout)", "PENDING", job.id
     )
-    [quiet] = add_out(Job(job.id, "queued", 0, None, None, NOW, NOW)).results
+    [quiet] = add_out(
+        Job(job.id, "queued", 0, None, None, NOW, NOW, job.tenant_id, NO_SPEND)
+    ).results
     assert isinstance(quiet, Mem0Queued)
     assert quiet.message == "Memory processing has been queued for background execution"
+    [failed] = add_out(
+        Job(job.id, "failed", 1, "truncated: cut", None, NOW, NOW, job.tenant_id, NO_SPEND)
+    ).results
+    assert failed == Mem0Queued("Memory processing failed (truncated: cut)", "FAILED", job.id)
 
 
 def test_a_history_entry_shows_the_metadata_after_the_change_or_else_before() -> None:
