@@ -8,7 +8,9 @@ this module only reads the request and replays or records the answer.
 from __future__ import annotations
 
 import re
+import uuid
 
+import structlog
 from litestar.enums import ScopeType
 from litestar.exceptions import ValidationException
 from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
@@ -33,6 +35,8 @@ from service.domain.idempotency import (
 )
 from service.errors import InvalidRequest, RequestInProgress, Unauthenticated
 from service.models import Tenant
+
+log = structlog.get_logger(__name__)
 
 HEADER = b"idempotency-key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -80,12 +84,24 @@ class IdempotencyMiddleware:
                 f"a request with Idempotency-Key {key!r} is still being processed; "
                 "retry in a moment to get its answer"
             )
-        recorder = _AnswerRecorder(send)
+        recorder = _AnswerRecorder()
         try:
             await self.app(scope, replay_receive, recorder.send)
         except BaseException:
             await self._idempotency.abandon(tenant.id, key, claim.token)
             raise
+        try:
+            await self._record(tenant, key, claim.token, recorder)
+        except Exception:  # e.g. the database went away: the answer is still the answer
+            # Unrecorded, the claim lapses after MEMORY_IDEMPOTENCY_LOCK_S (409 until then).
+            log.exception("idempotency.answer_not_recorded")
+        # Only now does the client get the answer: a retry sent the moment it arrives finds it
+        # recorded and replays it, instead of finding the key still claimed.
+        await recorder.forward(send)
+
+    async def _record(
+        self, tenant: Tenant, key: str, token: uuid.UUID, recorder: _AnswerRecorder
+    ) -> None:
         if (
             recorder.status is None
             or recorder.status >= 500
@@ -93,15 +109,10 @@ class IdempotencyMiddleware:
         ):
             # A server fault, or a refusal to run it now (replaying that would refuse every
             # retry): the request may be retried with the same key.
-            await self._idempotency.abandon(tenant.id, key, claim.token)
+            await self._idempotency.abandon(tenant.id, key, token)
         else:
             await self._idempotency.finish(
-                tenant.id,
-                key,
-                claim.token,
-                recorder.status,
-                recorder.content_type,
-                bytes(recorder.body),
+                tenant.id, key, token, recorder.status, recorder.content_type, recorder.body
             )
 
     async def _tenant(self, scope: HTTPScope) -> Tenant | None:
@@ -163,13 +174,21 @@ async def _send_replay(send: Send, replay: Replay) -> None:
 
 
 class _AnswerRecorder:
-    """Passes the response through while keeping a copy of it."""
+    """Holds the app's response back, keeping a copy, until ``forward`` sends it on."""
 
-    def __init__(self, send: Send) -> None:
-        self._send = send
+    def __init__(self) -> None:
         self.status: int | None = None
         self.content_type: str | None = None
-        self.body = bytearray()
+        self._body = bytearray()
+        self._messages: list[Message] = []
+
+    @property
+    def body(self) -> bytes:
+        return bytes(self._body)
+
+    async def forward(self, send: Send) -> None:
+        for message in self._messages:
+            await send(message)
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -183,5 +202,5 @@ class _AnswerRecorder:
                 None,
             )
         elif message["type"] == "http.response.body":
-            self.body.extend(message.get("body", b""))
-        await self._send(message)
+            self._body.extend(message.get("body", b""))
+        self._messages.append(message)

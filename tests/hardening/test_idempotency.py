@@ -133,3 +133,15 @@ def test_a_malformed_key_is_refused(client: httpx.Client) -> None:
     )
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["detail"]
+
+
+def test_a_retry_sent_the_moment_the_answer_arrives_is_replayed(client: httpx.Client) -> None:
+    # The answer is recorded before it is sent: a retry can never find the key still claimed
+    # (it used to answer 409 now and then, when the retry beat the recording).
+    for round_ in range(30):
+        key = str(uuid.uuid4())
+        body = {"text": f"Instant retry {round_} {key}", "user_id": "idem-instant"}
+        first = client.post("/v1/memories", json=body, headers={"Idempotency-Key": key})
+        again = client.post("/v1/memories", json=body, headers={"Idempotency-Key": key})
+        assert (first.status_code, again.status_code) == (201, 201), again.text
+        assert again.headers["idempotent-replayed"] == "true"
