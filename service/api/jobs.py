@@ -9,8 +9,9 @@ from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from service.api.cursors import decode_cursor, encode_cursor
+from service.api.job_schemas import IngestJob, IngestJobList
 from service.api.problems import problem_responses
-from service.api.schemas import AddMemoryResponse, IngestJob, IngestJobList, LlmUsageOut, MemoryOut
+from service.api.schemas import AddMemoryResponse, LlmUsageOut, MemoryOut
 from service.api.schemas import AddResult as AddResultOut
 from service.api.schemas import RejectedDecision as RejectedDecisionOut
 from service.domain.adding import AddResult, IngestJobs, Job, job_not_found

@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from service.api.cursors import decode_cursor, encode_cursor
+from service.api.job_schemas import IngestJob
 from service.api.jobs import add_response, job_out
 from service.api.problems import problem_responses
 from service.api.request_checks import BODY_MEDIA_TYPES
@@ -24,7 +25,6 @@ from service.api.schemas import (
     DeleteScopeResponse,
     HistoryEventOut,
     ImportResponse,
-    IngestJob,
     MemoryHistory,
     MemoryList,
     MemoryOut,
