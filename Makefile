@@ -41,6 +41,14 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# Opt-in, not part of `make test`: the ingestion pipeline against a real OpenAI-compatible server
+# (llama-server with a small model, cached in ~/.cache/memory-service; its first build takes
+# minutes). -s shows what the tests measure.
+.PHONY: test-llm-live
+test-llm-live: setup
+	$(BIN)/python -m tools.llama_server
+	$(BIN)/pytest tests_live -s
+
 openapi: setup
 	$(BIN)/memory-service openapi --output openapi.yaml
 
