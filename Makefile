@@ -7,7 +7,7 @@ FUZZ_REQUESTS ?= 20000
 # information, not a problem), which pip shows even with --quiet; any other warning still shows.
 PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation:UserWarning' $(BIN)/pip install --quiet
 
-.PHONY: setup setup-run run cli test lint openapi bench bench-pipeline soak fuzz
+.PHONY: setup setup-run run cli test lint openapi bench bench-pipeline bench-decisions soak fuzz
 
 # Two stamps: `run` installs what serving needs (.), everything else the development extras
 # (.[dev], which includes it, so it stamps both). Either works first on a fresh machine.
@@ -34,8 +34,8 @@ cli: setup-run
 	@$(BIN)/memory-service $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check service tests benchmarks migrations
-	$(BIN)/ruff format --check service tests benchmarks migrations
+	$(BIN)/ruff check service tests tests_live benchmarks migrations tools
+	$(BIN)/ruff format --check service tests tests_live benchmarks migrations tools
 	$(BIN)/mypy
 
 test: lint
@@ -62,6 +62,11 @@ bench: setup
 
 bench-pipeline: setup
 	$(BIN)/python -m benchmarks.pipeline
+
+# Decision quality of the LLM step: against the scripted oracle by default; point it at a model
+# with ARGS='--llm-base-url URL --model M --api-key-env VAR'.
+bench-decisions: setup
+	$(BIN)/python -m benchmarks.decisions $(or $(ARGS),--oracle)
 
 soak: setup
 	$(BIN)/python -m benchmarks.soak

@@ -14,6 +14,7 @@ import ast
 import statistics
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LAYERS = ("api", "domain", "storage", "adapters")
@@ -59,16 +60,20 @@ def imports_of(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return found
 
 
-def main(root: Path) -> None:
-    sizes: list[int] = []
-    largest_functions: list[tuple[int, str]] = []
-    edges: Counter[tuple[str, str]] = Counter()
-    module_lines: list[tuple[int, str]] = []
-    oversized: list[tuple[int, str]] = []
+@dataclass
+class Shape:
+    service_sizes: list[tuple[int, str]] = field(default_factory=list)  # (lines, function)
+    oversized: list[tuple[int, str]] = field(default_factory=list)
+    module_lines: list[tuple[int, str]] = field(default_factory=list)
+    edges: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def measure(root: Path) -> Shape:
+    shape = Shape()
     for folder in FOLDERS:
         for path in sorted((root / folder).rglob("*.py")):
             source = path.read_text()
-            module_lines.append((len(source.splitlines()), str(path.relative_to(root))))
+            shape.module_lines.append((len(source.splitlines()), str(path.relative_to(root))))
             try:
                 tree = ast.parse(source)
             except SyntaxError as error:
@@ -77,34 +82,45 @@ def main(root: Path) -> None:
             name = module_name(root, path)
             for function, size in function_sizes(tree):
                 if size > MAX_FUNCTION_LINES:
-                    oversized.append((size, f"{path.relative_to(root)}: {function}"))
+                    shape.oversized.append((size, f"{path.relative_to(root)}: {function}"))
                 if folder == "service":
-                    sizes.append(size)
-                    largest_functions.append((size, f"{name}.{function}"))
-            if folder != "service":
-                continue
-            source_layer = layer_of(name)
-            for imported in imports_of(tree, name, path.name == "__init__.py"):
-                target_layer = layer_of(imported)
-                if source_layer and target_layer and source_layer != target_layer:
-                    edges[(source_layer, target_layer)] += 1
-    sizes.sort()
+                    shape.service_sizes.append((size, f"{name}.{function}"))
+            if folder == "service":
+                count_layer_edges(shape.edges, tree, name, path.name == "__init__.py")
+    return shape
+
+
+def count_layer_edges(
+    edges: Counter[tuple[str, str]], tree: ast.AST, name: str, is_package: bool
+) -> None:
+    source_layer = layer_of(name)
+    for imported in imports_of(tree, name, is_package):
+        target_layer = layer_of(imported)
+        if source_layer and target_layer and source_layer != target_layer:
+            edges[(source_layer, target_layer)] += 1
+
+
+def main(root: Path) -> None:
+    shape = measure(root)
+    sizes = sorted(size for size, _ in shape.service_sizes)
     p90 = sizes[int(len(sizes) * 0.9)]
     print(
         f"functions in service/: {len(sizes)}; lines median {statistics.median(sizes):g}, "
         f"p90 {p90}, max {sizes[-1]}"
     )
     print("largest functions:")
-    for size, name in sorted(largest_functions, reverse=True)[:5]:
+    for size, name in sorted(shape.service_sizes, reverse=True)[:5]:
         print(f"  {size:4d}  {name}")
-    print(f"functions over {MAX_FUNCTION_LINES} lines ({', '.join(FOLDERS)}): {len(oversized)}")
-    for size, name in sorted(oversized, reverse=True):
+    print(
+        f"functions over {MAX_FUNCTION_LINES} lines ({', '.join(FOLDERS)}): {len(shape.oversized)}"
+    )
+    for size, name in sorted(shape.oversized, reverse=True):
         print(f"  {size:4d}  {name}")
     print(f"largest modules ({', '.join(FOLDERS)}):")
-    for lines, name in sorted(module_lines, reverse=True)[:8]:
+    for lines, name in sorted(shape.module_lines, reverse=True)[:8]:
         print(f"  {lines:4d}  {name}")
     print("imports between layers (from -> to: import statements):")
-    for (source, target), count in sorted(edges.items()):
+    for (source, target), count in sorted(shape.edges.items()):
         print(f"  {source:>8} -> {target:<8} {count}")
 
 
