@@ -23,6 +23,7 @@ from service.domain.idempotency import IdempotencyService
 from service.domain.maintenance import Maintenance
 from service.domain.memories import MemoryService
 from service.domain.operations import Operations
+from service.domain.projects import ProjectService
 from service.domain.rate_limit import RateLimiter
 from service.domain.search import HybridSettings, SearchService
 from service.domain.transfer import TransferService
@@ -44,6 +45,7 @@ class Services:
     rate_limiter: RateLimiter
     memory_service: MemoryService
     add_service: AddService
+    project_service: ProjectService
     search_service: SearchService
     feedback_service: FeedbackService
     transfer_service: TransferService
@@ -113,6 +115,7 @@ def build_services(
         max_items=settings.max_batch_items,
     )
     api_keys = ApiKeyService(database)
+    project_service = ProjectService(database)
     idempotency = IdempotencyService(
         database, settings.idempotency_ttl_s, settings.idempotency_lock_s
     )
@@ -129,7 +132,9 @@ def build_services(
             memory_service,
             ingest_jobs,
             AddLimits(settings.max_text_chars, settings.max_batch_items),
+            project_service,
         ),
+        project_service=project_service,
         search_service=_search_service(settings, database, embedder),
         feedback_service=FeedbackService(database),
         transfer_service=TransferService(database, embedder, settings.max_text_chars),

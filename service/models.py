@@ -83,6 +83,7 @@ class Memory:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None = None  # never returned after this
+    categories: tuple[str, ...] = ()  # labels the LLM chose from the add's categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class NewMemory:
     metadata: Metadata
     expires_at: datetime | None = None
     created_at: datetime | None = None  # None: now (set by imports, which keep the original)
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,37 @@ class AddOutcome:
     memory: Memory
     fact: str | None = None
     previous_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A label a memory may carry, and what it means (the LLM reads the description)."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance:
+    """What an application asks of the extraction of one add (Mem0's ``custom_instructions``,
+    ``includes``, ``excludes`` and ``custom_categories``). The prompt carries it as data."""
+
+    instructions: str | None = None
+    includes: str | None = None
+    excludes: str | None = None
+    categories: tuple[Category, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Guidance()
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSettings:
+    """A tenant's defaults for the adds that give none (Mem0's project settings)."""
+
+    instructions: str | None = None
+    categories: tuple[Category, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +220,14 @@ class PageCursor:
 # --- the filter language, parsed (see service.domain.filters) -----------------------------
 
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains"]
-BUILTIN_FILTER_FIELDS = ("user_id", "agent_id", "run_id", "created_at", "updated_at")
+BUILTIN_FILTER_FIELDS = (
+    "user_id",
+    "agent_id",
+    "run_id",
+    "created_at",
+    "updated_at",
+    "categories",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ METADATA_KEYS = ("category", "priority", "tags", "note", "active", "score", "nes
 SCOPE_VALUES = ("fp", "coach", "r1", "r2", "other", "")
 SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
 TIME_FIELDS = ("created_at", "updated_at")
+CATEGORY_VALUES = ("food", "health", "Health", "travel", "")
 COMPARISONS = ("gt", "gte", "lt", "lte")
 MAX_DEPTH = 6  # service.domain.filters.MAX_DEPTH: groups nest at most this deep
 
@@ -94,6 +95,17 @@ def _time_condition(field: str) -> st.SearchStrategy[Filter]:
     )
 
 
+def _categories_condition() -> st.SearchStrategy[Filter]:
+    names = st.one_of(st.sampled_from(CATEGORY_VALUES), _TEXT)
+    operator_maps = st.one_of(
+        st.dictionaries(st.sampled_from(("eq", "ne", "contains")), names, min_size=1),
+        st.dictionaries(
+            st.sampled_from(("in", "nin")), st.lists(names, min_size=1, max_size=3), min_size=1
+        ),
+    )
+    return st.builds(lambda value: {"categories": value}, st.one_of(names, operator_maps))
+
+
 def _field_condition() -> st.SearchStrategy[Filter]:
     metadata_field = st.sampled_from(METADATA_KEYS).flatmap(
         lambda key: st.sampled_from([key, f"metadata.{key}"]).flatmap(_metadata_condition)
@@ -102,6 +114,7 @@ def _field_condition() -> st.SearchStrategy[Filter]:
         metadata_field,
         st.sampled_from(SCOPE_FIELDS).flatmap(_scope_condition),
         st.sampled_from(TIME_FIELDS).flatmap(_time_condition),
+        _categories_condition(),
     )
 
 
@@ -149,7 +162,7 @@ def to_mem0(raw: Filter, draw: Any) -> Filter:
         elif key == "NOT":
             inner = to_mem0(value, draw)
             translated[key] = [inner] if draw(st.booleans()) else inner
-        elif key in SCOPE_FIELDS + TIME_FIELDS or not draw(st.booleans()):
+        elif key in (*SCOPE_FIELDS, *TIME_FIELDS, "categories") or not draw(st.booleans()):
             translated[key] = value
         else:
             metadata = translated.setdefault("metadata", {})

@@ -1,7 +1,8 @@
 """Generated requests to the Mem0 dialect (the paths of the Mem0 platform API, which end in
 ``/``), with the same hostile values as the native ones plus Mem0's own forms: filters with
 ``metadata`` groups and ``NOT`` lists, Unix-second dates, ``expiration_date``, pages, batch
-bodies, entities and the options that answer 501."""
+bodies, entities, the LLM options (instructions, categories, timestamps) and the options that
+answer 501."""
 
 from __future__ import annotations
 
@@ -19,15 +20,12 @@ SEARCH_PATHS = ["/v1/memories/search/", "/v2/memories/search/", "/v3/memories/se
 LIST_PATHS = ["/v2/memories/", "/v3/memories/", "/mem0/v3/memories/"]
 UNSUPPORTED_OPTIONS: dict[str, Any] = {
     "app_id": "app",
-    "timestamp": 1700000000,
-    "custom_categories": [{"x": "y"}],
     "enable_graph": True,
     "immutable": True,
     "rerank": True,
     "fields": ["memory"],
     "reference_date": "2026-02-30",
     "show_expired": True,
-    "categories": ["a"],
     "keywords": "x",
 }
 BATCH_IDS: list[IdSource] = ["own", "own", "other", "random"]
@@ -74,8 +72,30 @@ def adds(draw: st.DrawFn) -> Planned:
     for turn in body["messages"]:
         if isinstance(turn, dict):
             turn.pop("timestamp", None)
+    if v.chance(draw, 0.3):
+        body.update(draw(llm_options()))
     body = _options(draw, body)
     return _post("mem0/add", draw(st.sampled_from(ADD_PATHS)), body, draw(TENANTS))
+
+
+@st.composite
+def llm_options(draw: st.DrawFn) -> dict[str, Any]:
+    """Some of what an add may ask of the LLM, with hostile values now and then."""
+    category = st.one_of(
+        st.dictionaries(v.texts(), v.texts(), max_size=2), v.texts(), v.json_scalars()
+    )
+    values: dict[str, st.SearchStrategy[Any]] = {
+        "custom_instructions": st.one_of(v.texts(), v.json_scalars()),
+        "includes": v.texts(),
+        "excludes": v.texts(),
+        "custom_categories": st.one_of(st.lists(category, max_size=4), v.json_scalars()),
+        "timestamp": st.one_of(
+            st.integers(-(2**70), 2**70),
+            st.sampled_from([0, 1_700_000_000, 1.5, 10**13, -(10**12), "1700000000", True]),
+        ),
+    }
+    names = draw(st.lists(st.sampled_from(sorted(values)), min_size=1, max_size=3, unique=True))
+    return {name: draw(values[name]) for name in names}
 
 
 @st.composite

@@ -71,6 +71,7 @@ def service_dependencies(services: Services) -> dict[str, Provide]:
         "settings": constant(services.settings),
         "memory_service": constant(services.memory_service),
         "add_service": constant(services.add_service),
+        "project_service": constant(services.project_service),
         "search_service": constant(services.search_service),
         "feedback_service": constant(services.feedback_service),
         "transfer_service": constant(services.transfer_service),

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from service.api.schemas import AddMemoryResponse
+from service.api.add_schemas import AddMemoryResponse
 
 
 class IngestJob(msgspec.Struct):

@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
+from service.api.add_schemas import AddMemoryResponse, LlmUsageOut
+from service.api.add_schemas import AddResult as AddResultOut
+from service.api.add_schemas import RejectedDecision as RejectedDecisionOut
 from service.api.cursors import decode_cursor, encode_cursor
 from service.api.job_schemas import IngestJob, IngestJobList
 from service.api.problems import problem_responses
-from service.api.schemas import AddMemoryResponse, LlmUsageOut, MemoryOut
-from service.api.schemas import AddResult as AddResultOut
-from service.api.schemas import RejectedDecision as RejectedDecisionOut
+from service.api.schemas import MemoryOut
 from service.domain.adding import AddResult, IngestJobs, Job, job_not_found
 from service.domain.adding.failed_jobs import FailedJobs
 from service.models import Tenant

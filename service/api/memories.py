@@ -12,16 +12,18 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from service.api.add_schemas import (
+    AddMemoryRequest,
+    AddMemoryResponse,
+    AddResult,
+    BatchAddRequest,
+)
 from service.api.cursors import decode_cursor, encode_cursor
 from service.api.job_schemas import IngestJob
 from service.api.jobs import add_response, job_out
 from service.api.problems import problem_responses
 from service.api.request_checks import BODY_MEDIA_TYPES
 from service.api.schemas import (
-    AddMemoryRequest,
-    AddMemoryResponse,
-    AddResult,
-    BatchAddRequest,
     DeleteScopeResponse,
     HistoryEventOut,
     ImportResponse,
@@ -37,7 +39,7 @@ from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd
 from service.domain.texts import require_scope
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
-from service.models import AddOutcome, PageCursor, Scope, Tenant
+from service.models import AddOutcome, Category, Guidance, PageCursor, Scope, Tenant
 
 NDJSON = "application/x-ndjson"
 # What an import may be sent as: JSON Lines under any of its names, or a file upload (clients
@@ -88,6 +90,12 @@ class MemoriesController(Controller):
                 infer=data.infer,
                 background=data.async_,
                 expires_at=data.expires_at,
+                guidance=Guidance(
+                    data.custom_instructions,
+                    data.includes,
+                    data.excludes,
+                    tuple(Category(c.name, c.description) for c in data.custom_categories or []),
+                ),
             ),
         )
         if isinstance(outcome, Job):

@@ -30,13 +30,13 @@ from litestar.openapi.spec import (
 )
 
 from service import __version__
-from service.api import job_schemas, search_schemas
+from service.api import add_schemas, job_schemas, search_schemas
 from service.api import schemas as api_schemas
 from service.api.docs_page import JSON_PATH, YAML_PATH, OfflineDocsPlugin
 from service.domain.times import TIME_RANGE
 
 # Where the structs of the components live.
-SCHEMA_MODULES = (api_schemas, search_schemas, job_schemas)
+SCHEMA_MODULES = (api_schemas, add_schemas, search_schemas, job_schemas)
 
 API_DESCRIPTION = """\
 A memory service for LLM applications: store what users tell your assistant and recall the
@@ -56,9 +56,10 @@ _FILTER = Schema(
         "Filter expression: {field: value} for equality, {field: {op: value}} with op in "
         'eq, ne, gt, gte, lt, lte, in, nin, contains, and {"AND"|"OR": [...]}, '
         '{"NOT": {...}} groups. Fields: user_id, agent_id, run_id, created_at, updated_at, '
-        "or a metadata key (also as metadata.<key>). created_at and updated_at compare with "
-        f"ISO 8601 times with a timezone {TIME_RANGE}. Equality with an array or an object "
-        "compares the whole value."
+        "categories, or a metadata key (also as metadata.<key>). created_at and updated_at "
+        f"compare with ISO 8601 times with a timezone {TIME_RANGE}. categories takes contains "
+        "(or eq) and ne with a name, in and nin with names. Equality with an array or an "
+        "object compares the whole value."
     ),
     examples=[{"AND": [{"category": "health"}, {"priority": {"gte": 2}}]}],
 )

@@ -15,9 +15,11 @@ from service.domain.json_depth import check_json_depth
 
 # Handler ``opt`` keys. BODY_MEDIA_TYPES: a handler that reads its body raw (the import) names
 # the media types it takes. IGNORED_QUERY_PARAMETERS: parameters a handler accepts and ignores
-# (what the Mem0 SDK sends that means nothing here).
+# (what the Mem0 SDK sends that means nothing here). LIST_QUERY_PARAMETERS: parameters a
+# handler takes as a list, one value per repetition (Mem0's ``?fields=a&fields=b``).
 BODY_MEDIA_TYPES = "body_media_types"
 IGNORED_QUERY_PARAMETERS = "ignored_query_parameters"
+LIST_QUERY_PARAMETERS = "list_query_parameters"
 _QUERY_PARAMETERS = "query_parameters"  # filled in from the handler's signature on first use
 _MAX_NAME_SHOWN = 40
 
@@ -30,12 +32,13 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
 
 
 def reject_repeated_query_parameters(request: Request[Any, Any, Any]) -> None:
-    """No parameter of this API takes several values: ``?user_id=a&user_id=b`` is a mistake
+    """Only a list parameter takes several values: ``?user_id=a&user_id=b`` is a mistake
     that would otherwise silently use one of them."""
+    lists = request.route_handler.opt.get(LIST_QUERY_PARAMETERS, ())
     repeated = sorted(
         name
         for name, n in Counter(k for k, _ in request.query_params.multi_items()).items()
-        if n > 1
+        if n > 1 and name not in lists
     )
     if repeated:
         raise ValidationException(

@@ -43,9 +43,10 @@ FilterObject = Annotated[
             "Filter expression: {field: value} for equality, {field: {op: value}} with op in "
             'eq, ne, gt, gte, lt, lte, in, nin, contains, and {"AND"|"OR": [...]}, '
             '{"NOT": {...}} groups. Fields: user_id, agent_id, run_id, created_at, '
-            "updated_at, or a metadata key (also as metadata.<key>). created_at and "
-            f"updated_at compare with ISO 8601 times with a timezone {TIME_RANGE}. Equality "
-            "with an array or an object compares the whole value."
+            "updated_at, categories, or a metadata key (also as metadata.<key>). created_at "
+            f"and updated_at compare with ISO 8601 times with a timezone {TIME_RANGE}. "
+            "categories takes contains (or eq) and ne with a name, in and nin with names. "
+            "Equality with an array or an object compares the whole value."
         ),
         examples=[{"AND": [{"category": "health"}, {"priority": {"gte": 2}}]}],
     ),
@@ -108,88 +109,6 @@ class FieldError(msgspec.Struct):
     ] = None
 
 
-class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
-    """One turn of a conversation."""
-
-    role: Annotated[
-        Literal["system", "user", "assistant"],
-        msgspec.Meta(description="Who spoke. System turns are never remembered."),
-    ]
-    content: MemoryText
-    name: (
-        Annotated[str, msgspec.Meta(max_length=255, description="Optional speaker name.")] | None
-    ) = None
-    timestamp: (
-        Annotated[
-            datetime,
-            msgspec.Meta(
-                tz=True,
-                description=f"When it was said (ISO 8601 with a timezone, {TIME_RANGE}): the "
-                "created_at of what is remembered from it. Defaults to the request's created_at, "
-                "then now.",
-            ),
-        ]
-        | None
-    ) = None
-
-
-class AddMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Remember a text, or what was said in a list of chat messages.
-
-    Give exactly one of ``text`` and ``messages``, and at least one of ``user_id``,
-    ``agent_id``, ``run_id``. With ``infer`` true (the default) and no LLM configured, the
-    user's messages are stored and texts nearly identical to a stored memory are skipped; with
-    ``infer`` false every message except system ones is stored as given.
-    """
-
-    text: MemoryText | None = None
-    messages: Annotated[
-        list[ChatMessage] | None,
-        msgspec.Meta(description="Chat turns to learn from (give this or text)."),
-    ] = None
-    user_id: ScopeId | None = None
-    agent_id: ScopeId | None = None
-    run_id: ScopeId | None = None
-    metadata: MetadataObject = msgspec.field(default_factory=dict)
-    expires_at: ExpiresAt | None = None
-    created_at: CreatedAt | None = None
-    infer: Annotated[
-        bool,
-        msgspec.Meta(
-            description="Extract facts with the LLM (when configured) and skip "
-            "near-duplicates; false stores each text as given."
-        ),
-    ] = True
-    async_: Annotated[
-        bool,
-        msgspec.Meta(
-            description="Answer 202 with a job at once and extract in the background "
-            "(needs infer and a configured LLM). GET /v1/jobs/{id} gives the outcome."
-        ),
-    ] = msgspec.field(default=False, name="async")
-
-
-class BatchItem(msgspec.Struct, forbid_unknown_fields=True):
-    """One memory of a batch add."""
-
-    text: MemoryText
-    user_id: ScopeId | None = None
-    agent_id: ScopeId | None = None
-    run_id: ScopeId | None = None
-    metadata: MetadataObject = msgspec.field(default_factory=dict)
-    expires_at: ExpiresAt | None = None
-    created_at: CreatedAt | None = None
-
-
-class BatchAddRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """Remember many texts in one request (at most MEMORY_MAX_BATCH_ITEMS)."""
-
-    items: Annotated[list[BatchItem], msgspec.Meta(description="The memories to add, in order.")]
-    infer: Annotated[
-        bool, msgspec.Meta(description="Skip texts nearly identical to a stored memory.")
-    ] = False
-
-
 class UpdateMemoryRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Replace a memory's text (it is re-embedded), its whole metadata object and/or its
     expiry (``null`` removes it)."""
@@ -216,6 +135,14 @@ class MemoryOut(msgspec.Struct):
     expires_at: Annotated[
         datetime | None, msgspec.Meta(description="When it expires; null: never.")
     ]
+    categories: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="The categories the LLM labelled it with, from those its add offered "
+            "(custom_categories, or the project's); filter with "
+            '{"categories": {"contains": "health"}}.'
+        ),
+    ]
 
     @classmethod
     def of(cls, memory: Memory) -> MemoryOut:
@@ -229,73 +156,8 @@ class MemoryOut(msgspec.Struct):
             created_at=memory.created_at,
             updated_at=memory.updated_at,
             expires_at=memory.expires_at,
+            categories=list(memory.categories),
         )
-
-
-class AddResult(msgspec.Struct):
-    """What happened to one fact or text.
-
-    ADD stored it; UPDATE replaced ``previous_text`` of ``memory``; DELETE removed ``memory``
-    (it contradicted the fact); NONE found it already remembered as ``memory``.
-    """
-
-    event: Annotated[
-        Literal["ADD", "UPDATE", "DELETE", "NONE"],
-        msgspec.Meta(description="ADD, UPDATE, DELETE or NONE."),
-    ]
-    memory: MemoryOut
-    fact: Annotated[
-        str | None, msgspec.Meta(description="The fact the LLM extracted, when one was.")
-    ] = None
-    previous_text: Annotated[
-        str | None, msgspec.Meta(description="The memory's text before an UPDATE.")
-    ] = None
-
-
-class RejectedDecision(msgspec.Struct):
-    """An LLM decision that broke the reconciliation rules and was not applied."""
-
-    fact: Annotated[str, msgspec.Meta(description="The fact the LLM proposed.")]
-    event: Annotated[str, msgspec.Meta(description="What it proposed to do.")]
-    reason: Annotated[str, msgspec.Meta(description="Why it was not applied.")]
-
-
-class LlmUsageOut(msgspec.Struct):
-    """What the LLM cost for this add: every attempt and every retry of its job counts."""
-
-    llm_calls: Annotated[int, msgspec.Meta(description="LLM requests made (every retry counts).")]
-    prompt_tokens: Annotated[int, msgspec.Meta(description="Prompt tokens, as the LLM reported.")]
-    completion_tokens: Annotated[
-        int, msgspec.Meta(description="Completion tokens, as the LLM reported.")
-    ]
-    llm_latency_ms: Annotated[float, msgspec.Meta(description="Time spent waiting for the LLM.")]
-    token_budget: Annotated[
-        int | None,
-        msgspec.Meta(
-            description="Most tokens this add may spend in all (MEMORY_LLM_TOKEN_BUDGET_PER_ADD); "
-            "null when no LLM was involved."
-        ),
-    ] = None
-
-
-class AddMemoryResponse(msgspec.Struct):
-    """The outcome of an add, one result per fact or text considered."""
-
-    results: Annotated[
-        list[AddResult], msgspec.Meta(description="One entry per fact or text considered.")
-    ]
-    llm_used: Annotated[
-        bool, msgspec.Meta(description="Whether an LLM call was made for this add.")
-    ]
-    rejected: Annotated[
-        list[RejectedDecision],
-        msgspec.Meta(description="LLM decisions that broke the rules and were not applied."),
-    ] = msgspec.field(default_factory=list)
-    usage: LlmUsageOut | None = None
-    prompt_version: Annotated[
-        str | None,
-        msgspec.Meta(description="Version of the prompt the LLM was given, when one was called."),
-    ] = None
 
 
 class MemoryList(msgspec.Struct):

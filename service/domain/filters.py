@@ -8,8 +8,10 @@ Grammar::
                  an object value is always an operator map)
     operator  := eq | ne | gt | gte | lt | lte | in | nin | contains
 
-``field`` is a built-in (user_id, agent_id, run_id, created_at, updated_at) or a metadata key;
-``metadata.<key>`` names a metadata key explicitly. Every rejection says what was wrong.
+``field`` is a built-in (user_id, agent_id, run_id, created_at, updated_at, categories) or a
+metadata key; ``metadata.<key>`` names a metadata key explicitly. ``categories`` is the list
+of a memory's categories: ``eq`` / ``contains`` a name (it has it), ``ne`` (it has not), ``in``
+/ ``nin`` a list of names (it has one of them / none). Every rejection says what was wrong.
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ def _check_operand(field: str, is_builtin: bool, operator: Operator, operand: An
 
 
 def _check_builtin_operand(field: str, operator: Operator, operand: Any) -> Any:
+    if field == "categories":
+        return _check_categories_operand(operator, operand)
     if field in _TIME_FIELDS:
         if operator in ("in", "nin", "contains"):
             raise InvalidFilter(f"{field!r} supports eq, ne, gt, gte, lt and lte")
@@ -142,6 +146,21 @@ def _check_builtin_operand(field: str, operator: Operator, operand: Any) -> Any:
     values = operand if operator in ("in", "nin") else [operand]
     if not all(isinstance(value, str) for value in values):
         raise InvalidFilter(f"{field!r} compares with strings")
+    return operand
+
+
+def _check_categories_operand(operator: Operator, operand: Any) -> Any:
+    if operator in ("gt", "gte", "lt", "lte"):
+        raise InvalidFilter(
+            "'categories' supports contains (or eq) and ne with a category name, and in and nin "
+            "with a list of names"
+        )
+    values = operand if operator in ("in", "nin") else [operand]
+    if not all(isinstance(value, str) for value in values):
+        raise InvalidFilter(
+            "'categories' compares with category names (strings): "
+            '{"categories": {"contains": "food"}} or {"categories": {"in": ["food", "travel"]}}'
+        )
     return operand
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from service.domain.guidance import check_memory_categories
 from service.domain.json_depth import check_json_depth
 from service.domain.memories import check_created_at, content_hash, store_unless_duplicate
 from service.domain.ports import TextEmbedder
@@ -71,6 +72,8 @@ class ExportedMemory(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: datetime | None = None
     embedding: list[float] | None = None
     type: str = "memory"
+    # Written only when a memory has some, so that releases before categories read the rest.
+    categories: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,7 @@ class TransferService:
                 check_values_storable(item.metadata, "metadata")
                 check_created_at(item.created_at)
                 check_storable("expires_at", item.expires_at)
+                check_memory_categories(_categories(item))
                 if item.embedding is not None:
                     _check_vector(item.embedding, header.dimensions)
             except (msgspec.ValidationError, msgspec.DecodeError, InvalidRequest) as error:
@@ -192,6 +196,10 @@ def _scope(item: ExportedMemory) -> Scope:
     return Scope(item.user_id, item.agent_id, item.run_id)
 
 
+def _categories(item: ExportedMemory) -> list[str]:
+    return [] if isinstance(item.categories, msgspec.UnsetType) else item.categories
+
+
 def _new_memory(item: ExportedMemory, vector: Vector) -> NewMemory:
     return NewMemory(
         item.text.strip(),
@@ -201,6 +209,7 @@ def _new_memory(item: ExportedMemory, vector: Vector) -> NewMemory:
         item.metadata,
         item.expires_at,
         item.created_at,
+        tuple(_categories(item)),
     )
 
 
@@ -219,4 +228,5 @@ def _exported(memory: Memory, vector: Vector) -> ExportedMemory:
         updated_at=memory.updated_at,
         expires_at=memory.expires_at,
         embedding=[float(x) for x in vector],
+        categories=list(memory.categories) if memory.categories else msgspec.UNSET,
     )

@@ -63,6 +63,8 @@ def _compile(node: FilterNode, params: SqlParameters) -> str:
     if isinstance(node, Negation):
         # A NULL (missing key) inside NOT must count as "not matching", hence coalesce.
         return f"NOT coalesce({_compile(node.item, params)}, FALSE)"
+    if node.field == "categories" and node.is_builtin:
+        return _categories(node, params)
     if node.is_builtin:
         return _builtin(node, params)
     return _metadata(node, params)
@@ -81,6 +83,17 @@ def _builtin(condition: Condition, params: SqlParameters) -> str:
     if operator == "nin":
         return f"({column} IS NULL OR {column} <> ALL({params.add(value)}::text[]))"
     return f"coalesce(strpos({column}, {params.add(value)}::text) > 0, FALSE)"  # contains
+
+
+def _categories(condition: Condition, params: SqlParameters) -> str:
+    """A memory's categories hold a name (eq, contains; ne: they do not), or one of several
+    (in; nin: none of them). Containment and overlap are what the GIN index serves."""
+    operator, value = condition.operator, condition.value
+    if operator in ("in", "nin"):
+        matches = f"categories && {params.add(list(value))}::text[]"
+    else:
+        matches = f"categories @> {params.add([value])}::text[]"
+    return f"NOT {matches}" if operator in ("ne", "nin") else matches
 
 
 def _metadata(condition: Condition, params: SqlParameters) -> str:

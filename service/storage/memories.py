@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,10 @@ from service.storage.filter_sql import (
     scope_condition,
 )
 
-COLUMNS = "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at, expires_at"
+COLUMNS = (
+    "id, content, user_id, agent_id, run_id, metadata, created_at, updated_at, expires_at, "
+    "categories"
+)
 
 
 def time_from_db(value: datetime) -> datetime:
@@ -64,6 +68,7 @@ def memory_from_row(row: asyncpg.Record) -> Memory:
         created_at=time_from_db(row["created_at"]),
         updated_at=time_from_db(row["updated_at"]),
         expires_at=expiry_from_db(row["expires_at"]),
+        categories=tuple(row["categories"]),
     )
 
 
@@ -122,14 +127,18 @@ async def insert_new_memories(
     rows = await connection.fetch(
         f"""
         INSERT INTO memories (tenant_id, user_id, agent_id, run_id, content, content_hash,
-                              embedding, metadata, expires_at, created_at, updated_at)
+                              embedding, metadata, expires_at, created_at, updated_at,
+                              categories)
         SELECT $1, item.user_id, item.agent_id, item.run_id, item.content, item.content_hash,
                item.embedding, item.metadata, item.expires_at,
-               coalesce(item.created_at, now()), coalesce(item.created_at, now())
+               coalesce(item.created_at, now()), coalesce(item.created_at, now()),
+               -- unnest cannot yield arrays of arrays: each list travels as JSON text.
+               ARRAY(SELECT jsonb_array_elements_text(item.categories::jsonb))
         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::vector[],
-                    $8::jsonb[], $9::timestamptz[], $10::timestamptz[]) WITH ORDINALITY
+                    $8::jsonb[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+             WITH ORDINALITY
              AS item(user_id, agent_id, run_id, content, content_hash, embedding, metadata,
-                     expires_at, created_at, position)
+                     expires_at, created_at, categories, position)
         ORDER BY item.position
         ON CONFLICT DO NOTHING
         RETURNING {COLUMNS}, content_hash
@@ -145,6 +154,7 @@ async def insert_new_memories(
         [new.metadata for new in news],
         [new.expires_at for new in news],
         [new.created_at for new in news],
+        [json.dumps(list(new.categories)) for new in news],
     )
     inserted = {
         (row["user_id"], row["agent_id"], row["run_id"], row["content_hash"]): memory_from_row(row)
@@ -166,8 +176,10 @@ async def _insert_unless_conflict(
     row: asyncpg.Record | None = await connection.fetchrow(
         f"""
         INSERT INTO memories (tenant_id, user_id, agent_id, run_id, content, content_hash,
-                              embedding, metadata, expires_at, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()))
+                              embedding, metadata, expires_at, created_at, updated_at,
+                              categories)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), coalesce($10, now()),
+                $11)
         ON CONFLICT DO NOTHING
         RETURNING {COLUMNS}
         """,
@@ -181,6 +193,7 @@ async def _insert_unless_conflict(
         new.metadata,
         new.expires_at,
         new.created_at,
+        list(new.categories),
     )
     return row
 
@@ -323,14 +336,16 @@ async def update_memory(
     embedding: Vector | None,
     metadata: Metadata,
     expires_at: datetime | None,
+    categories: Sequence[str] | None = None,
 ) -> Memory:
-    """Overwrite text, metadata and expiry; ``embedding=None`` keeps the stored vector."""
+    """Overwrite text, metadata and expiry; ``embedding=None`` keeps the stored vector and
+    ``categories=None`` the stored categories."""
     try:
         row = await connection.fetchrow(
             f"""
             UPDATE memories SET content = $3, content_hash = $4,
                 embedding = coalesce($5, embedding), metadata = $6, expires_at = $7,
-                updated_at = now()
+                categories = coalesce($8, categories), updated_at = now()
             WHERE tenant_id = $1 AND id = $2
             RETURNING {COLUMNS}
             """,
@@ -341,6 +356,7 @@ async def update_memory(
             embedding,
             metadata,
             expires_at,
+            list(categories) if categories is not None else None,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(

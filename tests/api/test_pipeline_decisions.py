@@ -50,7 +50,7 @@ def test_extracted_facts_are_added_with_history_and_usage(
     assert body["llm_used"] is True
     assert body["usage"]["llm_calls"] == 1
     assert (body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"]) == (100, 20)
-    assert body["prompt_version"] == "memory-update/1"
+    assert body["prompt_version"] == "memory-update/2"
     [request] = llm.requests
     assert request["model"] == "scripted-model"
     assert request["response_format"]["type"] == "json_schema"
@@ -65,7 +65,7 @@ def test_extracted_facts_are_added_with_history_and_usage(
         "ADD",
         "llm",
         "scripted-model",
-        "memory-update/1",
+        "memory-update/2",
     )
 
 

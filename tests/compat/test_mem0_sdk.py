@@ -225,9 +225,9 @@ def test_unsupported_options_answer_501_naming_the_feature(live_server: LiveServ
     with pytest.raises(Mem0Error) as rerank:
         client.search("anything", filters={"user_id": "alice"}, rerank=True)
     assert rerank.value.error_code == "HTTP_501" and "reranking" in rerank.value.message
-    with pytest.raises(Mem0Error) as categories:
-        client.add("Temporary note", user_id="alice", custom_categories=[{"x": "y"}])
-    assert categories.value.error_code == "HTTP_501" and "categories" in categories.value.message
+    with pytest.raises(Mem0Error) as immutable:
+        client.add("Temporary note", user_id="alice", immutable=True)
+    assert immutable.value.error_code == "HTTP_501" and "immutable" in immutable.value.message
     with pytest.raises(Mem0Error) as summary:
         client.get_summary(filters={"user_id": "alice"})
     assert summary.value.error_code == "HTTP_501" and "summaries" in summary.value.message

@@ -25,12 +25,19 @@ from service.storage.filter_sql import SqlParameters, filter_condition
 from tests.filter_strategies import Filter, near_misses, well_formed
 
 ROWS: list[tuple[Any, ...]] = [
-    # metadata, user_id, agent_id, run_id, created_at (= updated_at)
-    ({"category": "health", "tags": ["food", "a"], "priority": 3}, "fp", None, None, 2023),
-    ({"category": [1, [2]], "tags": [], "nested": {"a": 1}}, "fp", "coach", "r1", 1500),
-    ({"category": None, "priority": "2", "active": True, "score": 1e300}, "fp", None, "r2", 1000),
-    ({"tags": "a", "note": "ünïcödé ✓", "score": 10**30}, "other", "coach", None, 8999),
-    ({}, "fp", None, None, 2026),
+    # metadata, user_id, agent_id, run_id, created_at (= updated_at), categories
+    ({"category": "health", "tags": ["food", "a"], "priority": 3}, "fp", None, None, 2023, []),
+    ({"category": [1, [2]], "tags": [], "nested": {"a": 1}}, "fp", "coach", "r1", 1500, ["food"]),
+    (
+        {"category": None, "priority": "2", "active": True, "score": 1e300},
+        "fp",
+        None,
+        "r2",
+        1000,
+        ["health", "food"],
+    ),
+    ({"tags": "a", "note": "ünïcödé ✓", "score": 10**30}, "other", "coach", None, 8999, ["Food"]),
+    ({}, "fp", None, None, 2026, []),
 ]
 Run = Callable[[Filter], int]
 
@@ -51,14 +58,14 @@ def matching(migrated_dsn: str) -> Iterator[Run]:
         rows = ", ".join(
             "(" + ", ".join(f"{params.add(v)}::{t}" for v, t in zip(row, TYPES, strict=True)) + ")"
             for row in (
-                (meta, user, agent, run, datetime(year, 6, 1, tzinfo=UTC))
-                for meta, user, agent, run, year in ROWS
+                (meta, user, agent, run, datetime(year, 6, 1, tzinfo=UTC), categories)
+                for meta, user, agent, run, year, categories in ROWS
             )
         )
         where = _compiled(raw, params)
         async with database.connection(uuid.uuid4()) as connection:
             found: int = await connection.fetchval(
-                f"WITH memories (metadata, user_id, agent_id, run_id, created_at) AS "
+                f"WITH memories (metadata, user_id, agent_id, run_id, created_at, categories) AS "
                 f"(VALUES {rows}), with_updates AS (SELECT *, created_at AS updated_at "
                 f"FROM memories) SELECT count(*) FROM with_updates WHERE {where}",
                 *params.values,
@@ -70,7 +77,7 @@ def matching(migrated_dsn: str) -> Iterator[Run]:
     loop.close()
 
 
-TYPES = ("jsonb", "text", "text", "text", "timestamptz")
+TYPES = ("jsonb", "text", "text", "text", "timestamptz", "text[]")
 PROPERTY = settings(
     deadline=None,
     max_examples=100,
@@ -125,6 +132,12 @@ def test_a_near_miss_is_refused_by_the_parser_or_evaluated_by_postgres(
         ({"user_id": {"in": ["fp"]}, "agent_id": {"nin": ["coach"]}}, 3),
         ({"created_at": {"gte": "1500-01-01T00:00:00Z", "lt": "2024-01-01T00:00:00Z"}}, 2),
         ({"NOT": {"user_id": "fp"}}, 1),
+        ({"categories": {"contains": "food"}}, 2),  # an element, compared exactly
+        ({"categories": "food"}, 2),
+        ({"categories": {"ne": "food"}}, 3),
+        ({"categories": {"in": ["health", "Food"]}}, 2),
+        ({"categories": {"nin": ["food", "Food"]}}, 2),
+        ({"metadata.categories": {"contains": "food"}}, 0),  # a metadata key of that name
     ],
 )
 def test_what_conditions_mean(matching: Run, raw: Filter, expected: int) -> None:

@@ -24,8 +24,9 @@ from service.domain.memories import (
 )
 from service.domain.search import SearchService
 from service.errors import InvalidRequest, NotSupported
-from service.models import EntityKind, Scope, Tenant
+from service.models import EntityKind, Guidance, Scope, Tenant
 
+from .projects import PROJECT_ROUTES
 from .routing import CLIENT_PATH, MEM0_PREFIX
 from .schemas import (
     AddBody,
@@ -48,6 +49,8 @@ from .schemas import (
 )
 from .translate import (
     add_out,
+    any_of_categories,
+    categories_in,
     expiry_of,
     history_out,
     hit_out,
@@ -57,18 +60,14 @@ from .translate import (
     refuse_unsupported,
     scope_of,
     time_range,
+    told_at,
 )
 
 _APP_ID = "app_id scoping (use agent_id, or a metadata key)"
 _UNSUPPORTED_ADD = {
     "app_id": _APP_ID,
-    "timestamp": "custom memory timestamps",
-    "custom_categories": "memory categories",
-    "custom_instructions": "per-request extraction instructions",
-    "agent_custom_instructions": "per-request extraction instructions",
+    "agent_custom_instructions": "instructions for agent memories (use custom_instructions)",
     "structured_data_schema": "structured extraction",
-    "includes": "per-request extraction instructions",
-    "excludes": "per-request extraction instructions",
     "enable_graph": "graph memory",
     "immutable": "immutable memories",
 }
@@ -76,14 +75,12 @@ _UNSUPPORTED_SEARCH = {
     "app_id": _APP_ID,
     "rerank": "reranking",
     "fields": "choosing the fields returned",
-    "categories": "memory categories",
     "show_expired": "showing expired memories",
     "reference_date": "relative-date queries",
     "enable_graph": "graph memory",
 }
 _UNSUPPORTED_LIST = {
     "app_id": _APP_ID,
-    "categories": "memory categories",
     "show_expired": "showing expired memories",
     "keywords": "keyword filters",
     "enable_graph": "graph memory",
@@ -110,15 +107,22 @@ async def add(data: AddBody, tenant: Tenant, add_service: AddService) -> Respons
     refuse_unsupported(data, _UNSUPPORTED_ADD)
     # Mem0 queues adds when asked; without an LLM there is nothing slow to queue.
     background = data.async_mode and data.infer and add_service.can_run_in_background
+    told = told_at(data.timestamp)
     outcome = await add_service.add(
         tenant.id,
         AddRequest(
             scope=scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
-            turns=[Turn(message.role, message.content, message.name) for message in data.messages],
+            turns=[Turn(m.role, m.content, m.name, told) for m in data.messages],
             metadata=data.metadata or {},
             infer=data.infer,
             background=background,
             expires_at=expiry_of(data.expiration_date),
+            guidance=Guidance(
+                data.custom_instructions or None,
+                data.includes or None,
+                data.excludes or None,
+                categories_in(data.custom_categories),
+            ),
         ),
     )
     return Response(add_out(outcome), status_code=202 if isinstance(outcome, Job) else 200)
@@ -131,7 +135,9 @@ async def search(data: SearchBody, tenant: Tenant, search_service: SearchService
         tenant.id,
         scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
         data.query,
-        native_filter(data.filters, metadata_equalities(data.metadata)),
+        native_filter(
+            data.filters, metadata_equalities(data.metadata) + any_of_categories(data.categories)
+        ),
         data.top_k,
         data.threshold,
     )
@@ -152,7 +158,10 @@ async def list_memories(
     numbered = await memory_service.list_numbered_page(
         tenant.id,
         scope_of(Scope(data.user_id, data.agent_id, data.run_id), data.filters),
-        native_filter(data.filters, time_range(data.start_date, data.end_date)),
+        native_filter(
+            data.filters,
+            time_range(data.start_date, data.end_date) + any_of_categories(data.categories),
+        ),
         page,
         size,
     )
@@ -349,6 +358,7 @@ mem0_router = Router(
         batch_update,
         batch_delete,
         feedback,
+        *PROJECT_ROUTES,
         *_UNSUPPORTED_ROUTES,
     ],
     # No dependency may share a name with a top-level body field: Litestar reports a body

@@ -15,6 +15,8 @@ from service.models import FeedbackValue
 
 EntityId = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 MAX_BATCH = 1000
+# Mem0's custom categories: [{"name": "description"}, ...]; a bare name is also read.
+Mem0Categories = list[dict[str, str] | str]
 
 
 class Mem0Message(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,14 +47,15 @@ class AddBody(_Common, forbid_unknown_fields=True, kw_only=True):
     infer: bool = True
     async_mode: bool = False
     expiration_date: str | None = None
+    timestamp: int | float | None = None  # Unix seconds: when the conversation was told
+    # What the LLM is asked (the project's settings when not given):
+    custom_instructions: str | None = None
+    custom_categories: Mem0Categories | None = None
+    includes: str | None = None
+    excludes: str | None = None
     # Not supported (501 when given a value):
-    timestamp: Any = None
-    custom_categories: Any = None
-    custom_instructions: Any = None
     agent_custom_instructions: Any = None
     structured_data_schema: Any = None
-    includes: Any = None
-    excludes: Any = None
     enable_graph: Any = None
     immutable: Any = None
 
@@ -65,10 +68,10 @@ class SearchBody(_Common, forbid_unknown_fields=True, kw_only=True):
     metadata: dict[str, Any] | None = None
     keyword_search: bool | None = None  # keywords always count: search is hybrid
     latest_only: bool | None = None  # always true: replaced memories are not kept as rows
+    categories: list[str] | None = None  # memories with any of these categories
     # Not supported (501 when given a value):
     rerank: Any = None
     fields: Any = None
-    categories: Any = None
     show_expired: Any = None
     reference_date: Any = None
     enable_graph: Any = None
@@ -80,8 +83,8 @@ class ListBody(_Common, forbid_unknown_fields=True, kw_only=True):
     end_date: str | None = None
     top_k: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
     latest_only: bool | None = None
+    categories: list[str] | None = None  # memories with any of these categories
     # Not supported (501 when given a value):
-    categories: Any = None
     show_expired: Any = None
     keywords: Any = None
     enable_graph: Any = None
@@ -147,6 +150,7 @@ class Mem0AddResult(msgspec.Struct):
     run_id: str | None
     metadata: dict[str, Any]
     previous_memory: str | None = None
+    categories: list[str] = msgspec.field(default_factory=list)
 
 
 class Mem0Queued(msgspec.Struct):

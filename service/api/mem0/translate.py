@@ -2,9 +2,9 @@
 
 Mem0 filters mostly are the native filter language already (``AND`` / ``OR`` groups,
 ``{field: {op: value}}``). The differences handled here: ``{"metadata": {...}}`` groups
-metadata conditions, ``NOT`` takes a list, and dates may come without a time or timezone
-(read as UTC). The ``*`` wildcard, ``icontains`` and fields this service does not keep
-(app_id, categories, keywords) answer 501.
+metadata conditions, ``NOT`` takes a list, dates may come without a time or timezone (read as
+UTC), and ``timestamp`` (the time an add was told at) is ``created_at``. The ``*`` wildcard,
+``icontains`` and fields this service does not keep (app_id, keywords) answer 501.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from service.errors import InvalidFilter, InvalidRequest, NotSupported
 from service.models import (
     LATEST_TIME,
     SCOPE_FIELDS,
+    Category,
     FilterNode,
     HistoryEvent,
     Memory,
@@ -27,16 +28,23 @@ from service.models import (
     SearchHit,
 )
 
-from .schemas import Mem0AddResponse, Mem0AddResult, Mem0HistoryEntry, Mem0Memory, Mem0Queued
+from .schemas import (
+    Mem0AddResponse,
+    Mem0AddResult,
+    Mem0Categories,
+    Mem0HistoryEntry,
+    Mem0Memory,
+    Mem0Queued,
+)
 
 _UNSUPPORTED_FILTER_FIELDS = {
     "app_id": "app_id scoping (use agent_id, or a metadata key)",
-    "categories": "memory categories (store them in metadata and filter on it)",
     "keywords": "keyword filters (search is hybrid: the query's words count already)",
-    "timestamp": "custom memory timestamps",
     "expiration_date": "filtering on expiry",
 }
 _TIME_FIELDS = ("created_at", "updated_at")
+# An add's ``timestamp`` sets when its memories were told: their created_at.
+_TIME_ALIASES = {"timestamp": "created_at"}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -90,6 +98,42 @@ def metadata_equalities(metadata: dict[str, Any] | None) -> list[dict[str, Any]]
     return [{f"metadata.{key}": value} for key, value in (metadata or {}).items()]
 
 
+def any_of_categories(categories: list[str] | None) -> list[dict[str, Any]]:
+    """The ``categories`` option of search and get_all: memories with any of them."""
+    return [{"categories": {"in": categories}}] if categories else []
+
+
+def categories_in(raw: Mem0Categories | None) -> tuple[Category, ...]:
+    """Mem0's ``[{"name": "description"}, ...]`` (a bare name has no description)."""
+    found: list[Category] = []
+    for index, item in enumerate(raw or []):
+        if isinstance(item, str):
+            found.append(Category(item))
+            continue
+        if not item:
+            raise InvalidRequest(
+                f'custom_categories[{index}] is empty: give {{"name": "description"}}'
+            )
+        found.extend(Category(name, description) for name, description in item.items())
+    return tuple(found)
+
+
+def categories_out(categories: tuple[Category, ...]) -> list[dict[str, str]]:
+    return [{category.name: category.description} for category in categories]
+
+
+def told_at(timestamp: float | None) -> datetime | None:
+    """An add's ``timestamp`` (Unix seconds) as the time its memories were told."""
+    if timestamp is None:
+        return None
+    try:
+        moment = datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, ValueError, OSError):  # beyond the years Python has
+        raise InvalidRequest(out_of_range("timestamp", f"{timestamp} Unix seconds")) from None
+    check_storable("timestamp", moment)
+    return moment
+
+
 def _node(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict) or not raw:
         raise InvalidFilter('a filter is a non-empty JSON object, e.g. {"user_id": "alice"}')
@@ -113,8 +157,9 @@ def _node(raw: Any) -> dict[str, Any]:
             raise NotSupported(
                 f"filtering on {key!r} ({_UNSUPPORTED_FILTER_FIELDS[key]}) is not supported"
             )
-        elif key in _TIME_FIELDS:
-            items.append({key: _time_operand(key, value)})
+        elif key in _TIME_FIELDS or key in _TIME_ALIASES:
+            field = _TIME_ALIASES.get(str(key), str(key))  # JSON keys are strings
+            items.append({field: _time_operand(key, value)})
         else:
             items.append({key: _operand(key, value)})
     return items[0] if len(items) == 1 else {"AND": items}
@@ -204,6 +249,7 @@ def memory_out(memory: Memory, score: float | None = None) -> Mem0Memory:
         updated_at=memory.updated_at,
         expiration_date=_expiration_date(memory.expires_at),
         score=score,
+        categories=list(memory.categories),
     )
 
 
@@ -238,6 +284,7 @@ def add_out(outcome: AddResult | Job) -> Mem0AddResponse:
                 run_id=fact.memory.scope.run_id,
                 metadata=fact.memory.metadata,
                 previous_memory=fact.previous_text,
+                categories=list(fact.memory.categories),
             )
             for fact in outcome.outcomes
         ]

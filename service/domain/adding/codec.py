@@ -2,7 +2,10 @@
 and of the prompt, so that changing either never changes stored data.
 
 Version 1 is the shape jobs were stored in before the codec had a name (the fields were the
-same; only ``version`` is new), so rows without a version read as version 1.
+same; only ``version`` is new), so rows without a version read as version 1. Version 2 adds
+what an add asks of the LLM (``guidance``) and the categories of memories. A release reads
+every version up to its own and refuses a newer one by name, so that an older worker never
+runs an add without the options it carries.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from service.domain.adding.request import AddRequest, Turn
 from service.domain.adding.results import AddResult, RejectedDecision
 from service.domain.ports import LlmUsage
 from service.errors import MemoryServiceError
-from service.models import AddOutcome, Memory, Scope
+from service.models import AddOutcome, Category, Guidance, Memory, Scope
 
-VERSION = 1
+VERSION = 2
 
 
 class UnknownJobFormat(MemoryServiceError):
@@ -34,6 +37,7 @@ def encode_request(request: AddRequest) -> dict[str, Any]:
         ],
         "metadata": request.metadata,
         "expires_at": _time(request.expires_at),
+        "guidance": _guidance_json(request.guidance),
     }
 
 
@@ -48,6 +52,7 @@ def decode_request(raw: dict[str, Any]) -> AddRequest:
         raw["metadata"],
         infer=True,
         expires_at=_parse_time(raw.get("expires_at")),  # absent from jobs before expiry existed
+        guidance=_guidance(raw.get("guidance")),  # absent from version 1
     )
 
 
@@ -101,7 +106,7 @@ def decode_result(raw: dict[str, Any]) -> AddResult:
 
 def _check_version(raw: dict[str, Any]) -> None:
     version = raw.get("version", 1)
-    if version != VERSION:
+    if version not in range(1, VERSION + 1):
         raise UnknownJobFormat(
             f"a job was stored in format {version}, which this release does not read; "
             "run the release that stored it, or a newer one"
@@ -121,6 +126,7 @@ def _memory_json(memory: Memory) -> dict[str, Any]:
         "created_at": memory.created_at.isoformat(),
         "updated_at": memory.updated_at.isoformat(),
         "expires_at": _time(memory.expires_at),
+        "categories": list(memory.categories),
     }
 
 
@@ -136,6 +142,27 @@ def _memory(raw: dict[str, Any]) -> Memory:
         created_at,
         updated_at,
         _parse_time(raw.get("expires_at")),
+        tuple(raw.get("categories", ())),  # absent from version 1
+    )
+
+
+def _guidance_json(guidance: Guidance) -> dict[str, Any]:
+    return {
+        "instructions": guidance.instructions,
+        "includes": guidance.includes,
+        "excludes": guidance.excludes,
+        "categories": [{"name": c.name, "description": c.description} for c in guidance.categories],
+    }
+
+
+def _guidance(raw: dict[str, Any] | None) -> Guidance:
+    if raw is None:
+        return Guidance()
+    return Guidance(
+        raw["instructions"],
+        raw["includes"],
+        raw["excludes"],
+        tuple(Category(c["name"], c["description"]) for c in raw["categories"]),
     )
 
 

@@ -6,9 +6,12 @@
 3. Otherwise ONE call: the conversation plus the candidate memories under integer aliases;
    the answer lists facts with ADD / UPDATE / DELETE / NONE. Extraction and reconciliation
    share the call, so an add costs at most one call (plus retries), however it resolves.
-4. Validate strictly: unknown aliases are rejected; UPDATE and DELETE must come from a fact
-   about the same thing as the memory they change (embedding similarity), so text injected
-   into a conversation cannot wipe unrelated memories; near-duplicate ADDs become NONE.
+   What the application asks (instructions, includes, excludes, categories to label facts
+   with) rides in that same call, as data.
+4. Validate strictly (``planning``): unknown aliases are rejected; UPDATE and DELETE must come
+   from a fact about the same thing as the memory they change (embedding similarity), so text
+   injected into a conversation cannot wipe unrelated memories; categories the add did not
+   offer are dropped; near-duplicate ADDs become NONE.
 5. Apply every change in one transaction under the scope's lock, with a history row each,
    and finish the ingestion job in the same transaction. If a memory shown to the LLM changed
    meanwhile, the pipeline starts again rather than overwrite the newer state.
@@ -17,27 +20,25 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import asyncpg
-import numpy as np
 
 from service.domain.adding.codec import encode_result
+from service.domain.adding.planning import DecisionPlanner, Planned
 from service.domain.adding.prompt import (
-    ANSWER_SCHEMA,
     PROMPT_VERSION,
-    Decision,
     MemoryUpdateAnswer,
+    answer_schema,
     system_prompt,
     user_prompt,
 )
 from service.domain.adding.request import AddRequest
-from service.domain.adding.results import AddResult, RejectedDecision, spend_of
+from service.domain.adding.results import AddResult, spend_of
+from service.domain.guidance import CategoryChoice
 from service.domain.memories import content_hash
 from service.domain.ports import ChatLlm, LlmUsage, TextEmbedder
-from service.domain.texts import check_memory_text, storable_form
-from service.errors import Conflict, InvalidRequest
-from service.models import AddOutcome, Memory, NewMemory, Scope, SearchHit, Vector
+from service.errors import Conflict
+from service.models import AddOutcome, Memory, NewMemory, Scope, SearchHit
 from service.storage import history as history_store
 from service.storage import ingested as ingested_store
 from service.storage import jobs as job_store
@@ -57,13 +58,6 @@ class StaleCandidatesPersist(Conflict):
     """The scope's memories changed under every attempt of one add (busy concurrent adds)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    decision: Decision
-    vector: Vector
-    target: Memory | None
-
-
 class IngestPipeline:
     def __init__(
         self,
@@ -81,10 +75,11 @@ class IngestPipeline:
         self._embedder = embedder
         self._llm = llm
         self._near_duplicate = near_duplicate_similarity
-        self._related = related_similarity
         self._per_message = candidates_per_message
         self._max_candidates = max_candidates
-        self._max_fact_chars = max_fact_chars
+        self._planner = DecisionPlanner(
+            embedder, related_similarity=related_similarity, max_fact_chars=max_fact_chars
+        )
 
     async def run(
         self, tenant_id: uuid.UUID, request: AddRequest, job_id: uuid.UUID | None, usage: LlmUsage
@@ -133,14 +128,17 @@ class IngestPipeline:
         candidates = _merge_candidates(neighbours, self._max_candidates)
         result.llm_used = True
         result.prompt_version = PROMPT_VERSION
+        guidance = request.guidance
         answer = await self._llm.complete(
             system_prompt(_subject(request.scope)),
-            user_prompt(request.turns, candidates),
-            ANSWER_SCHEMA,
+            user_prompt(request.turns, candidates, guidance=guidance),
+            answer_schema([category.name for category in guidance.categories]),
             MemoryUpdateAnswer,
             result.usage,
         )
-        planned = await self._plan(answer.decisions, candidates, result)
+        planned = await self._planner.plan(
+            answer.decisions, candidates, CategoryChoice(guidance.categories), result
+        )
         await self._finish(tenant_id, request, message_hashes, job_id, result, planned)
 
     async def _results_of_repeated_messages(
@@ -175,60 +173,6 @@ class IngestPipeline:
                 for vector in vectors
             ]
 
-    async def _plan(
-        self, decisions: list[Decision], candidates: list[Memory], result: AddResult
-    ) -> list[_Planned]:
-        """Keep the decisions the rules allow; say why each other one was rejected."""
-        kept: list[tuple[Decision, Memory | None]] = []
-        targeted: set[int] = set()
-        for decision in decisions:
-            fact = decision.fact.strip()
-            reason = _unstorable(fact, self._max_fact_chars)
-            if reason is not None:
-                pass
-            elif decision.event != "ADD" and decision.memory is None:
-                reason = f"{decision.event} needs the id of an existing memory"
-            elif decision.event != "ADD" and not 0 <= (decision.memory or 0) < len(candidates):
-                reason = f"memory id {decision.memory} was not among the memories shown"
-            elif decision.event in ("UPDATE", "DELETE") and decision.memory in targeted:
-                reason = f"memory id {decision.memory} was already changed by another fact"
-            if reason:
-                result.rejected.append(
-                    RejectedDecision(storable_form(fact), decision.event, reason)
-                )
-                continue
-            target = (
-                candidates[decision.memory]
-                if decision.event != "ADD" and decision.memory is not None
-                else None
-            )
-            if decision.event in ("UPDATE", "DELETE") and decision.memory is not None:
-                targeted.add(decision.memory)
-            kept.append((Decision(fact, decision.event, decision.memory), target))
-        if not kept:
-            return []
-        # Facts and the memories they would change, embedded in one pass.
-        vectors = await self._embedder.embed(
-            [d.fact for d, _ in kept] + [t.text for _, t in kept if t is not None]
-        )
-        target_vectors = iter(vectors[len(kept) :])
-        planned = []
-        for (decision, target), vector in zip(kept, vectors, strict=False):
-            if target is not None:
-                similarity = float(np.dot(vector, next(target_vectors)))
-                if decision.event in ("UPDATE", "DELETE") and similarity < self._related:
-                    result.rejected.append(
-                        RejectedDecision(
-                            decision.fact,
-                            decision.event,
-                            f"the fact is unrelated to memory id {decision.memory} "
-                            f"(similarity {similarity:.2f} < {self._related})",
-                        )
-                    )
-                    continue
-            planned.append(_Planned(decision, vector, target))
-        return planned
-
     async def _finish(
         self,
         tenant_id: uuid.UUID,
@@ -236,7 +180,7 @@ class IngestPipeline:
         message_hashes: list[bytes],
         job_id: uuid.UUID | None,
         result: AddResult,
-        planned: list[_Planned],
+        planned: list[Planned],
     ) -> None:
         async with self._database.transaction(tenant_id) as connection:
             await store.lock_scopes(connection, tenant_id, [request.scope])
@@ -262,7 +206,7 @@ class IngestPipeline:
         connection: asyncpg.Connection,
         tenant_id: uuid.UUID,
         request: AddRequest,
-        item: _Planned,
+        item: Planned,
     ) -> AddOutcome | None:
         decision, target = item.decision, item.target
         if decision.event == "ADD":
@@ -288,6 +232,8 @@ class IngestPipeline:
                     embedding=item.vector,
                     metadata=current.metadata,
                     expires_at=current.expires_at,
+                    # Labels follow the new text when the add offered categories to choose.
+                    categories=item.categories if request.guidance.categories else None,
                 )
         except Conflict:
             # The new text already exists as another memory: the old one is now redundant.
@@ -302,7 +248,7 @@ class IngestPipeline:
         connection: asyncpg.Connection,
         tenant_id: uuid.UUID,
         request: AddRequest,
-        item: _Planned,
+        item: Planned,
     ) -> AddOutcome:
         fact = item.decision.fact
         nearest = await vector_search.nearest_in_exact_scope(
@@ -318,6 +264,7 @@ class IngestPipeline:
             request.metadata,
             request.expires_at,
             request.created_at,
+            item.categories,
         )
         memory, inserted = await store.insert_memory_unless_duplicate(connection, tenant_id, new)
         if not inserted:
@@ -345,15 +292,6 @@ class IngestPipeline:
             llm_model=self._llm.model,
             prompt_version=PROMPT_VERSION,
         )
-
-
-def _unstorable(fact: str, max_chars: int) -> str | None:
-    """Why a fact the LLM drew may not be stored (the rules every stored text meets), or None."""
-    try:
-        check_memory_text(fact, max_chars)
-    except InvalidRequest as refusal:
-        return refusal.detail
-    return None
 
 
 def _is_safely_repeatable(result: AddResult) -> bool:

@@ -1,7 +1,9 @@
 """The memory-update prompt: what the LLM is shown, and the strict shape of its answer.
 
 Existing memories appear under short integer aliases, never their real ids, so the model
-cannot name a memory it was not shown.
+cannot name a memory it was not shown. What the application asks of the extraction
+(instructions, includes, excludes, categories) travels as JSON data in the user message, like
+the conversation, never spliced into the system prompt's own instructions.
 """
 
 from __future__ import annotations
@@ -15,45 +17,58 @@ import msgspec
 
 from service.domain.adding.request import Turn
 from service.domain.ports import JsonSchema
-from service.models import Memory
+from service.models import Guidance, Memory
 
-PROMPT_NAME = "memory_update_v1"
-PROMPT_VERSION = "memory-update/1"
+PROMPT_NAME = "memory_update_v2"
+PROMPT_VERSION = "memory-update/2"
 
 
 class Decision(msgspec.Struct, forbid_unknown_fields=True):
     fact: str
     event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
     memory: int | None = None
+    # Absent when the add offered no categories (the schema then has no such property).
+    categories: list[str] = msgspec.field(default_factory=list)
 
 
 class MemoryUpdateAnswer(msgspec.Struct, forbid_unknown_fields=True):
     decisions: list[Decision]
 
 
-ANSWER_SCHEMA = JsonSchema(
-    name="memory_update",
-    schema={
+_DECISION_PROPERTIES: dict[str, Any] = {
+    "fact": {"type": "string"},
+    "event": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
+    "memory": {"type": ["integer", "null"]},
+}
+
+
+def answer_schema(category_names: list[str]) -> JsonSchema:
+    """The answer's schema; with categories, each decision lists some of them (a model held
+    to the schema can name no other, and the pipeline drops any other all the same)."""
+    properties = dict(_DECISION_PROPERTIES)
+    if category_names:
+        properties["categories"] = {
+            "type": "array",
+            "items": {"type": "string", "enum": category_names},
+        }
+    decision = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["decisions"],
-        "properties": {
-            "decisions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["fact", "event", "memory"],
-                    "properties": {
-                        "fact": {"type": "string"},
-                        "event": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
-                        "memory": {"type": ["integer", "null"]},
-                    },
-                },
-            }
+        "required": list(properties),
+        "properties": properties,
+    }
+    return JsonSchema(
+        name="memory_update",
+        schema={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["decisions"],
+            "properties": {"decisions": {"type": "array", "items": decision}},
         },
-    },
-)
+    )
+
+
+ANSWER_SCHEMA = answer_schema([])
 
 
 def system_prompt(subject: str) -> str:
@@ -61,19 +76,44 @@ def system_prompt(subject: str) -> str:
     return template.replace("{subject}", subject)
 
 
-def user_prompt(turns: list[Turn], candidates: list[Memory], now: datetime | None = None) -> str:
+def user_prompt(
+    turns: list[Turn],
+    candidates: list[Memory],
+    now: datetime | None = None,
+    guidance: Guidance | None = None,
+) -> str:
     times = [turn.timestamp for turn in turns if turn.timestamp is not None]
     today = max(times) if times else (now or datetime.now(UTC))
-    return json.dumps(
-        {
-            "today": today.date().isoformat(),
-            "existing_memories": [
-                {"id": alias, "text": memory.text} for alias, memory in enumerate(candidates)
-            ],
-            "conversation": [_prompt_turn(turn) for turn in turns],
-        },
-        ensure_ascii=False,
-    )
+    prompt: dict[str, Any] = {"today": today.date().isoformat()}
+    if guidance is not None:
+        prompt.update(_guidance_json(guidance))
+    prompt["existing_memories"] = [
+        {"id": alias, "text": memory.text} for alias, memory in enumerate(candidates)
+    ]
+    prompt["conversation"] = [_prompt_turn(turn) for turn in turns]
+    return json.dumps(prompt, ensure_ascii=False)
+
+
+def _guidance_json(guidance: Guidance) -> dict[str, Any]:
+    """Only what the add asks for: an add without options sees the prompt it always saw."""
+    found: dict[str, Any] = {}
+    preferences = {
+        key: value
+        for key, value in (
+            ("instructions", guidance.instructions),
+            ("include", guidance.includes),
+            ("exclude", guidance.excludes),
+        )
+        if value
+    }
+    if preferences:
+        found["preferences"] = preferences
+    if guidance.categories:
+        found["categories"] = [
+            {"name": category.name, "description": category.description}
+            for category in guidance.categories
+        ]
+    return found
 
 
 def _prompt_turn(turn: Turn) -> dict[str, Any]:

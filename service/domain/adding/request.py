@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from service.models import Metadata, Scope
+from service.models import Guidance, Metadata, Scope
 
 
 def remembered_roles(infer: bool) -> tuple[str, ...]:
@@ -34,6 +34,8 @@ class AddRequest:
     infer: bool = True
     background: bool = False  # answer at once with a job; needs infer and an LLM
     expires_at: datetime | None = None  # of the memories this add creates
+    # Asked of the LLM: instructions, and the categories it labels facts with.
+    guidance: Guidance = field(default_factory=Guidance)
 
     @property
     def created_at(self) -> datetime | None:

@@ -1,8 +1,10 @@
 """Adding what a conversation says: the one implementation behind every add endpoint.
 
 With ``infer`` and an LLM configured, the turns go through the durable ingestion pipeline
-(extract facts, reconcile with memory). Otherwise the remembered turns are stored as given,
-skipping texts already remembered.
+(extract facts, reconcile with memory), with the add's instructions and categories, or else
+its tenant's (project settings). Otherwise the remembered turns are stored as given, skipping
+texts already remembered; instructions and categories, which only an LLM can follow, are
+checked and otherwise unused.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from service.domain.adding.jobs import IngestJobs, Job
 from service.domain.adding.request import AddRequest, remembered_roles
 from service.domain.adding.results import AddResult
+from service.domain.guidance import check_guidance
 from service.domain.memories import MemoryService, TextToAdd, check_created_at, check_expiry
+from service.domain.projects import ProjectService
 from service.domain.texts import check_memory_text, check_values_storable, require_scope
 from service.errors import InvalidRequest
 
@@ -26,10 +30,17 @@ class AddLimits:
 
 
 class AddService:
-    def __init__(self, memories: MemoryService, jobs: IngestJobs | None, limits: AddLimits) -> None:
+    def __init__(
+        self,
+        memories: MemoryService,
+        jobs: IngestJobs | None,
+        limits: AddLimits,
+        projects: ProjectService,
+    ) -> None:
         self._memories = memories
         self._jobs = jobs
         self._limits = limits
+        self._projects = projects
 
     @property
     def can_run_in_background(self) -> bool:
@@ -41,6 +52,7 @@ class AddService:
         that workers retry; ``last_error`` says which)."""
         require_scope(request.scope)
         self._check_turns(request)
+        check_guidance(request.guidance)
         # System prompts describe the assistant, not the user: never a source of memories.
         request = dataclasses.replace(
             request, turns=[turn for turn in request.turns if turn.role != "system"]
@@ -50,6 +62,10 @@ class AddService:
             check_expiry(request.expires_at)
             for turn in request.turns:
                 check_created_at(turn.timestamp)
+            # Settled when the add is accepted: its job runs with what was asked then.
+            request = dataclasses.replace(
+                request, guidance=await self._projects.with_defaults(tenant_id, request.guidance)
+            )
             if request.background:
                 return await self._jobs.submit(tenant_id, request)
             return await self._jobs.run_now(tenant_id, request)

@@ -129,7 +129,6 @@ def test_metadata_groups_its_keys_and_not_takes_a_list() -> None:
     ("raw", "named"),
     [
         ({"app_id": "x"}, "app_id"),
-        ({"categories": {"in": ["a"]}}, "categories"),
         ({"keywords": "x"}, "keywords"),
         ({"OR": [{"user_id": "a"}, {"expiration_date": {"gt": "2026-01-01"}}]}, "expiry"),
         ({"user_id": "*"}, "wildcard"),
