@@ -178,6 +178,7 @@ def test_facts_the_llm_draws_meet_the_rules_of_every_stored_text(
         decisions(
             ("\u200b\u2060", "ADD", None),
             ("Alice likes \u0000tea", "ADD", None),
+            ("...", "ADD", None),  # what a small model fills a slot with
             ("Alice likes green tea", "ADD", None),
         )
     )
@@ -190,6 +191,7 @@ def test_facts_the_llm_draws_meet_the_rules_of_every_stored_text(
     reasons = [r["reason"] for r in body["rejected"]]
     assert "no visible character" in reasons[0]
     assert "NUL" in reasons[1]
+    assert reasons[2] == "the fact has no letter or digit: it states nothing"
     memories = llm_client.get("/v1/memories", params={"user_id": "rules"}).json()["memories"]
     assert [m["text"] for m in memories] == ["Alice likes green tea"]
 

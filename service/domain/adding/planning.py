@@ -128,4 +128,7 @@ def _unstorable(fact: str, max_chars: int) -> str | None:
         check_memory_text(fact, max_chars)
     except InvalidRequest as refusal:
         return refusal.detail
+    if not any(character.isalnum() for character in fact):
+        # "..." or "-" says nothing: a model filling the schema's slots, not a fact.
+        return "the fact has no letter or digit: it states nothing"
     return None
