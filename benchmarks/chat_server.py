@@ -31,6 +31,8 @@ class ChatAnswer:
     usage: tuple[int, int] | None = None  # (prompt, completion) tokens; None: estimated
     error_message: str = "scripted failure"  # the error's message, with a status other than 200
     error_param: str | None = None  # the parameter an error is about, as OpenAI names it
+    trickle_s: float = 0.0  # > 0: the body is sent a byte at a time, this long apart
+    usage_override: dict[str, Any] | None = None  # sent as the usage object, as it is
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,13 @@ def _handler_class(answer: Answerer) -> type[BaseHTTPRequestHandler]:
                 }
             else:
                 payload = completion(request, reply)
-            self._send(reply.status, payload, reply.headers)
+            if reply.usage_override is not None and "usage" in payload:
+                payload["usage"] = reply.usage_override
+            self._send(reply.status, payload, reply.headers, reply.trickle_s)
 
-        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+        def _send(
+            self, status: int, payload: dict[str, Any], headers: dict[str, str], trickle_s: float
+        ) -> None:
             data = json.dumps(payload).encode()
             try:
                 self.send_response(status)
@@ -129,7 +135,13 @@ def _handler_class(answer: Answerer) -> type[BaseHTTPRequestHandler]:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if trickle_s <= 0:
+                    self.wfile.write(data)
+                    return
+                for byte in data:  # each read arrives within any read timeout, the whole never
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(trickle_s)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up waiting (a timeout test)
 

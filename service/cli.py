@@ -214,9 +214,17 @@ def jobs_retry(settings: Settings, args: argparse.Namespace) -> None:
         job_ids = args.job_ids
         if args.all_failed:
             job_ids = [job.id for job in await failed_jobs.failed(ALL_TENANTS, limit=None)]
+        refused = 0
         for job_id in job_ids:
-            await failed_jobs.retry(ALL_TENANTS, job_id)
-            print(f"queued {job_id} again")
+            try:
+                await failed_jobs.retry(ALL_TENANTS, job_id)
+            except (NotFound, Conflict) as error:  # the others are still retried
+                print(f"memory-service: {error.detail}", file=sys.stderr)
+                refused += 1
+            else:
+                print(f"queued {job_id} again")
+        if refused:
+            raise SystemExit(2)
 
     _with_database(settings, run)
 

@@ -106,14 +106,16 @@ class IngestionSettings:
         "MEMORY_LLM_BREAKER_FAILURES",
         default=5,
         parse=integer(minimum=1),
-        doc="LLM failures in a row (timeouts, errors, refusals) after which adds with "
-        "inference defer at once, without calling, for a cool-down.",
+        doc="Adds in a row whose LLM calls failed (after their retries: timeouts, 5xx, 429, "
+        "a refused key, model or URL; not a refusal of one request's content) after which "
+        "adds with inference defer at once, without calling, for a cool-down.",
     )
     llm_breaker_cooldown_s: float = INGESTION.setting(
         "MEMORY_LLM_BREAKER_COOLDOWN_S",
         default=30.0,
         parse=number(minimum=0.1),
-        doc="Seconds the LLM is left alone after those failures; then one call probes it.",
+        doc="Seconds the LLM is left alone after those failures; then one add's call "
+        "(with its retries) probes it.",
     )
     job_workers: int = INGESTION.setting(
         "MEMORY_JOB_WORKERS",

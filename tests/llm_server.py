@@ -29,6 +29,8 @@ class Reply:
     finish_reason: str = "stop"
     error_message: str = "scripted failure"
     error_param: str | None = None
+    trickle_s: float = 0.0
+    usage: dict[str, Any] | None = None  # sent instead of the scripted usage
 
     def as_chat_answer(self) -> ChatAnswer:
         content = self.raw_content if self.raw_content is not None else json.dumps(self.answer)
@@ -41,6 +43,8 @@ class Reply:
             SCRIPTED_USAGE,
             self.error_message,
             self.error_param,
+            self.trickle_s,
+            self.usage,
         )
 
 

@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 MAX_RETRY_AFTER_S = 30.0
+MIN_ANSWER_TOKENS = 64  # below this room for an answer, a request is not worth its prompt
+MAX_TOKEN_COUNT = 10_000_000  # more than any context: a reported count above it is garbage
 CapParameter = Literal["max_completion_tokens", "max_tokens"]
 # OpenAI deprecated max_tokens for max_completion_tokens (its reasoning models refuse the
 # former); most other servers know only max_tokens, and some ignore what they do not know.
@@ -60,6 +62,7 @@ class ChatJsonClient:
     ) -> None:
         self.model = model
         self._max_retries = max_retries
+        self._timeout_s = timeout_s
         self._response_format = response_format
         self._max_output_tokens = max_output_tokens
         self._cap_parameter = cap_parameter_for(base_url, cap_parameter)
@@ -83,11 +86,13 @@ class ChatJsonClient:
         for attempt in range(self._max_retries + 1):
             if attempt:
                 await asyncio.sleep(_backoff_s(attempt, last))
-            if usage.tokens_left == 0:
+            left = usage.tokens_left
+            if left is not None and left - estimated_tokens(system, user) < MIN_ANSWER_TOKENS:
                 last = LlmFailure(
                     "token_budget",
-                    f"the add spent its budget of {usage.token_budget} tokens "
-                    "(MEMORY_LLM_TOKEN_BUDGET_PER_ADD)",
+                    f"the add's budget of {usage.token_budget} tokens "
+                    "(MEMORY_LLM_TOKEN_BUDGET_PER_ADD) does not cover another request: "
+                    f"{usage.tokens} spent, about {estimated_tokens(system, user)} in its prompt",
                     usage,
                 )
                 metrics.LLM_CALLS.labels(last.kind).inc()
@@ -105,7 +110,7 @@ class ChatJsonClient:
                 metrics.LLM_CALLS.labels("ok").inc()
                 return answer
             metrics.LLM_CALLS.labels(last.kind).inc()
-            if last.kind == "refused" or last.is_final:
+            if last.kind in ("refused", "bad_request") or last.is_final:
                 break
             log.warning("llm.attempt_failed", kind=last.kind, attempt=attempt + 1)
         assert last is not None  # noqa: S101  # the loop runs at least once
@@ -132,8 +137,14 @@ class ChatJsonClient:
     async def _ask_once(self, system: str, user: str, schema: JsonSchema, usage: LlmUsage) -> str:
         started = time.perf_counter()
         usage.calls += 1
+        prompt_estimate = estimated_tokens(system, user)
         left = usage.tokens_left
-        cap = self._max_output_tokens if left is None else min(self._max_output_tokens, left)
+        cap = (
+            self._max_output_tokens
+            if left is None
+            else max(1, min(self._max_output_tokens, left - prompt_estimate))
+        )
+        reported = False
         try:
             messages: Any = [
                 {"role": "system", "content": system},
@@ -141,14 +152,18 @@ class ChatJsonClient:
             ]
             response_format: Any = self._format(schema)
             cap_argument: Any = {self._cap_parameter: cap}
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                response_format=response_format,
-                temperature=0,
-                **cap_argument,
-            )
-        except openai.APITimeoutError:
+            # The SDK's timeout bounds each read, not the request: an answer trickling in a
+            # byte at a time would hold a worker (or the breaker's probe) without end.
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,
+                    response_format=response_format,
+                    temperature=0,
+                    **cap_argument,
+                )
+            reported = _count_usage(response, usage)
+        except (openai.APITimeoutError, TimeoutError):
             raise LlmFailure("timeout", "the LLM did not answer in time", usage) from None
         except openai.RateLimitError as error:
             raise LlmFailure(
@@ -167,27 +182,19 @@ class ChatJsonClient:
             raise  # _ask decides: a refused cap parameter is switched, anything else refused
         except openai.APIStatusError as error:
             raise _refused(error, usage) from None
+        except (ValueError, TypeError, AttributeError):  # not a chat completion at all
+            raise LlmFailure(
+                "invalid_output", "the LLM endpoint's answer is not a chat completion", usage
+            ) from None
         finally:
             elapsed_s = time.perf_counter() - started
             usage.latency_ms += elapsed_s * 1000
             metrics.LLM_LATENCY.observe(elapsed_s)
-        if response.usage is not None:
-            usage.prompt_tokens += response.usage.prompt_tokens
-            usage.completion_tokens += response.usage.completion_tokens
-            metrics.LLM_TOKENS.labels("prompt").inc(response.usage.prompt_tokens)
-            metrics.LLM_TOKENS.labels("completion").inc(response.usage.completion_tokens)
-        choice = response.choices[0] if response.choices else None
-        if choice is not None and choice.finish_reason == "length":
-            raise LlmFailure(
-                "truncated",
-                f"the LLM answer reached the output cap of {cap} tokens before it was complete "
-                "(MEMORY_LLM_MAX_OUTPUT_TOKENS)",
-                usage,
-            )
-        content = choice.message.content if choice is not None else None
-        if not content:
-            raise LlmFailure("invalid_output", "the LLM answered with no content", usage)
-        return str(content)
+            if not reported:
+                # Unreported (a timeout, an error, no usage): the endpoint may well have read
+                # the prompt, so the budget is charged the estimate rather than nothing.
+                usage.prompt_tokens += prompt_estimate
+        return _content(response, cap, cap < self._max_output_tokens, usage)
 
     def _format(self, schema: JsonSchema) -> dict[str, Any]:
         if self._response_format == "json_object":
@@ -198,14 +205,77 @@ class ChatJsonClient:
         }
 
 
+def estimated_tokens(*texts: str) -> int:
+    """A prompt's tokens, estimated before sending: a UTF-8 byte in four, the usual figure
+    for English (scripts of more bytes a character count more, as their tokens do)."""
+    return sum(len(text.encode("utf-8", "surrogatepass")) for text in texts) // 4
+
+
+def _count_usage(response: Any, usage: LlmUsage) -> bool:
+    """Add the tokens the endpoint reported; False when it reported none believable."""
+    reported = getattr(response, "usage", None)
+    prompt = _token_count(getattr(reported, "prompt_tokens", None))
+    completion = _token_count(getattr(reported, "completion_tokens", None))
+    if prompt is None or completion is None:
+        return False
+    usage.prompt_tokens += prompt
+    usage.completion_tokens += completion
+    metrics.LLM_TOKENS.labels("prompt").inc(prompt)
+    metrics.LLM_TOKENS.labels("completion").inc(completion)
+    return True
+
+
+def _token_count(value: object) -> int | None:
+    # An endpoint's usage is data from outside: negative, fractional or absurd counts are none.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_TOKEN_COUNT:
+        return value
+    return None
+
+
+def _content(response: Any, cap: int, cap_from_budget: bool, usage: LlmUsage) -> str:
+    choice = response.choices[0] if response.choices else None
+    if choice is not None and choice.finish_reason == "length":
+        if cap_from_budget:
+            raise LlmFailure(
+                "token_budget",
+                f"the answer was cut off at the {cap} tokens the add's budget had left "
+                "(MEMORY_LLM_TOKEN_BUDGET_PER_ADD)",
+                usage,
+            )
+        raise LlmFailure(
+            "truncated",
+            f"the LLM answer reached the output cap of {cap} tokens before it was complete "
+            "(MEMORY_LLM_MAX_OUTPUT_TOKENS)",
+            usage,
+        )
+    content = choice.message.content if choice is not None else None
+    if not content:
+        raise LlmFailure("invalid_output", "the LLM answered with no content", usage)
+    return str(content)
+
+
+_REFUSAL_WORDS = ("unsupported", "not supported", "unrecognized", "unknown", "not allowed")
+
+
 def _names(error: openai.BadRequestError, parameter: str) -> bool:
-    """Whether a 400 is about ``parameter`` (OpenAI names it in ``param``; others in the
-    message)."""
-    return getattr(error, "param", None) == parameter or parameter in str(error.message)
+    """Whether a 400 refuses ``parameter`` itself: OpenAI names it in ``param``; others say
+    so in the message. ("'max_tokens' is too large" is about its value: no switch.)"""
+    if getattr(error, "param", None) == parameter:
+        return True
+    message = str(error.message).lower()
+    return parameter in message and any(word in message for word in _REFUSAL_WORDS)
 
 
 def _refused(error: openai.APIStatusError, usage: LlmUsage) -> LlmFailure:
-    # 4xx other than 429: our configuration is wrong; retrying will not help.
+    if error.status_code in (400, 413, 422):
+        # This request's content (too long for the context, filtered...): another attempt of
+        # it would fail the same way, and it says nothing about the endpoint's health.
+        return LlmFailure(
+            "bad_request",
+            f"the LLM endpoint refused this request ({error.status_code})",
+            usage,
+        )
+    # 401, 403, 404...: our configuration is wrong; retrying will not help until it is fixed.
     return LlmFailure(
         "refused", f"the LLM endpoint refused the request ({error.status_code})", usage
     )

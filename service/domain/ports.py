@@ -18,13 +18,14 @@ FailureKind = Literal[
     "rate_limited",
     "server_error",
     "invalid_output",
-    "refused",
+    "refused",  # 401, 403, 404...: the endpoint refuses us (configuration)
+    "bad_request",  # 400, 413, 422: the endpoint refuses this request's content
     "truncated",  # the answer reached the output cap
     "token_budget",  # the add spent its token budget
     "unavailable",  # the circuit breaker holds calls back after repeated failures
 ]
 # Failures another attempt of the same add would meet again: its job fails at once.
-FINAL_FAILURES: frozenset[FailureKind] = frozenset({"truncated", "token_budget"})
+FINAL_FAILURES: frozenset[FailureKind] = frozenset({"truncated", "token_budget", "bad_request"})
 
 
 class TextEmbedder(Protocol):

@@ -40,6 +40,15 @@ class JobSpend:
     completion_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class JobLease:
+    """A job as one processor holds it: each claim counts an attempt, so the attempt number
+    fences out a processor whose lease another one took over."""
+
+    id: uuid.UUID
+    attempt: int
+
+
 def _job(row: asyncpg.Record) -> JobRecord:
     return JobRecord(**dict(row))
 
@@ -107,59 +116,84 @@ _SPEND = "llm_calls = $2, prompt_tokens = $3, completion_tokens = $4"
 
 
 async def complete_job(
-    connection: asyncpg.Connection, job_id: uuid.UUID, result: dict[str, Any], spend: JobSpend
-) -> None:
-    await connection.execute(
+    connection: asyncpg.Connection, lease: JobLease, result: dict[str, Any], spend: JobSpend
+) -> bool:
+    """Mark the job done; False (nothing changed) when ``lease`` no longer holds it."""
+    status = await connection.execute(
         f"""
         UPDATE ingest_jobs SET status = 'done', result = $5, last_error = NULL,
             lease_expires_at = NULL, updated_at = now(), {_SPEND}
-        WHERE id = $1
+        WHERE id = $1 AND status = 'running' AND attempts = $6
         """,
-        job_id,
+        lease.id,
         *_spend_values(spend),
         result,
+        lease.attempt,
     )
+    return _changed(status)
+
+
+async def renew_lease(connection: asyncpg.Connection, lease: JobLease, lease_s: float) -> bool:
+    status = await connection.execute(
+        """
+        UPDATE ingest_jobs SET lease_expires_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND status = 'running' AND attempts = $2
+        """,
+        lease.id,
+        lease.attempt,
+        lease_s,
+    )
+    return _changed(status)
+
+
+def _changed(status: str) -> bool:
+    return status.rsplit(" ", 1)[-1] != "0"
 
 
 async def retry_job_later(
     connection: asyncpg.Connection,
-    job_id: uuid.UUID,
+    lease: JobLease,
     error: str,
     delay_s: float,
     spend: JobSpend,
     *,
     attempted: bool = True,
-) -> None:
+) -> bool:
     """Queue the job again; ``attempted=False`` gives back the attempt its claim counted
-    (nothing was tried: the LLM was held back)."""
-    await connection.execute(
+    (nothing was tried: the LLM was held back). False when ``lease`` no longer holds it."""
+    status = await connection.execute(
         f"""
         UPDATE ingest_jobs SET status = 'queued', last_error = $5, lease_expires_at = NULL,
             next_attempt_at = now() + make_interval(secs => $6), updated_at = now(),
             attempts = attempts - CASE WHEN $7 THEN 0 ELSE 1 END, {_SPEND}
-        WHERE id = $1
+        WHERE id = $1 AND status = 'running' AND attempts = $8
         """,
-        job_id,
+        lease.id,
         *_spend_values(spend),
         error,
         delay_s,
         attempted,
+        lease.attempt,
     )
+    return _changed(status)
 
 
 async def fail_job(
-    connection: asyncpg.Connection, job_id: uuid.UUID, error: str, spend: JobSpend
-) -> None:
-    await connection.execute(
+    connection: asyncpg.Connection, lease: JobLease, error: str, spend: JobSpend
+) -> bool:
+    """Mark the job failed; False when ``lease`` no longer holds it."""
+    status = await connection.execute(
         f"""
         UPDATE ingest_jobs SET status = 'failed', last_error = $5, lease_expires_at = NULL,
             updated_at = now(), {_SPEND}
-        WHERE id = $1
+        WHERE id = $1 AND status = 'running' AND attempts = $6
         """,
-        job_id,
+        lease.id,
         *_spend_values(spend),
         error,
+        lease.attempt,
     )
+    return _changed(status)
 
 
 def _spend_values(spend: JobSpend) -> tuple[int, int, int]:

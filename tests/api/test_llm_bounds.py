@@ -9,11 +9,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from service.adapters.embedder import Embedder
+from service.adapters.llm import estimated_tokens
 from service.settings import Settings
 from tests.api.pipeline_support import say
 from tests.api.test_cli import memory_service
@@ -109,24 +111,32 @@ def test_a_truncated_answer_fails_its_job_at_once_and_stores_nothing(
 def test_the_token_budget_holds_back_further_calls(
     test_settings: Settings, migrated_dsn: str, embedder: Embedder, llm: ScriptedLLM
 ) -> None:
-    # Each scripted answer reports 120 tokens: 256 allow two calls and a third capped at 16.
-    llm.script(*[Reply(raw_content="not JSON") for _ in range(3)])
+    # Each answer is unusable and reports 1,000 tokens: a budget of 3,000 pays for three.
+    spent = {"prompt_tokens": 1000, "completion_tokens": 0}
+    llm.script(*[Reply(raw_content="not JSON", usage=spent) for _ in range(3)])
     with own_llm_server(
         test_settings,
         migrated_dsn,
         embedder,
         llm,
-        llm_token_budget_per_add=256,
+        llm_token_budget_per_add=3000,
         llm_max_retries=4,
     ) as client:
         job = say(client, "I live in Lyon").json()
         assert memories_of(client) == []
 
-    # No request may ask for more than the budget has left.
-    assert [request["max_tokens"] for request in llm.requests] == [256, 136, 16]
+    messages = llm.requests[0]["messages"]
+    prompt = estimated_tokens(messages[0]["content"], messages[1]["content"])
+    # No request asks for more than the budget has left after its prompt; none goes out
+    # once that is too little.
+    assert [request["max_tokens"] for request in llm.requests] == [
+        min(1024, 3000 - prompt),
+        min(1024, 2000 - prompt),
+        1000 - prompt,
+    ]
     assert job["status"] == "failed"
-    assert job["last_error"].startswith("token_budget: the add spent its budget of 256 tokens")
-    assert job["tokens_used"] == 360
+    assert job["last_error"].startswith("token_budget: the add's budget of 3000 tokens")
+    assert job["tokens_used"] == 3000
 
 
 def test_a_slow_llm_gets_a_202_after_the_wait_and_the_job_finishes_without_a_second_call(
@@ -229,16 +239,118 @@ def test_the_cli_lists_and_retries_failed_jobs(
         job = say(client, "I live in Lyon").json()
 
     listed = memory_service("jobs", "failed", database_url=migrated_dsn)
-    retried = memory_service("jobs", "retry", job["id"], database_url=migrated_dsn)
+    unknown = str(uuid.uuid4())
+    retried = memory_service("jobs", "retry", unknown, job["id"], database_url=migrated_dsn)
     twice = memory_service("jobs", "retry", job["id"], database_url=migrated_dsn)
 
     assert listed.returncode == 0, listed.stderr
     [line] = [line for line in listed.stdout.splitlines() if line.startswith(job["id"])]
     assert "truncated: " in line and "tokens 120" in line
-    assert retried.returncode == 0, retried.stderr
+    # An unknown id is reported and the others are still retried.
+    assert retried.returncode == 2
+    assert f"no job with id {unknown} exists\n" in retried.stderr
+    assert f"queued {job['id']} again" in retried.stdout
     [row] = run_sql(
         migrated_dsn, "SELECT status, attempts FROM ingest_jobs WHERE id = $1", uuid.UUID(job["id"])
     )
     assert (row["status"], row["attempts"]) == ("queued", 0)
     assert twice.returncode == 2
     assert "only a failed job can be retried" in twice.stderr
+
+
+def test_an_answer_trickling_in_is_cut_off_at_the_timeout(
+    test_settings: Settings, migrated_dsn: str, embedder: Embedder, llm: ScriptedLLM
+) -> None:
+    # Each byte arrives well within any read timeout; the whole would take minutes.
+    llm.script(Reply(answer={"decisions": []}, trickle_s=0.2))
+    with own_llm_server(test_settings, migrated_dsn, embedder, llm, llm_max_retries=0) as client:
+        started = time.monotonic()
+        job = say(client, "I live in Lyon").json()
+        elapsed_s = time.monotonic() - started
+
+    assert job["last_error"].startswith("timeout: "), job
+    assert elapsed_s < 4, elapsed_s  # the timeout is 1 s
+
+
+def test_a_prompt_larger_than_the_budget_is_never_sent(
+    test_settings: Settings, migrated_dsn: str, embedder: Embedder, llm: ScriptedLLM
+) -> None:
+    with own_llm_server(
+        test_settings, migrated_dsn, embedder, llm, llm_token_budget_per_add=256
+    ) as client:
+        job = say(client, "I live in Lyon. " * 150).json()  # ~2,400 bytes: ~600 tokens
+
+    assert llm.requests == []
+    assert job["status"] == "failed"
+    assert job["last_error"].startswith("token_budget: ")
+
+
+def test_a_request_the_endpoint_refuses_for_its_content_fails_once_and_opens_no_breaker(
+    test_settings: Settings, migrated_dsn: str, embedder: Embedder, llm: ScriptedLLM
+) -> None:
+    too_long = Reply(
+        status=400,
+        error_message="'max_tokens' is too large: 1024. This model's maximum context length "
+        "is 2048 tokens and your request has 1500 input tokens",
+    )
+    llm.script(too_long, too_long, decisions(("Alice lives in Lyon", "ADD", None)))
+    with own_llm_server(
+        test_settings, migrated_dsn, embedder, llm, llm_breaker_failures=2
+    ) as client:
+        refused = [say(client, f"A long story, part {n}").json() for n in range(2)]
+        fine = say(client, "I live in Lyon")
+
+    assert [job["status"] for job in refused] == ["failed", "failed"]
+    assert all(job["last_error"].startswith("bad_request: ") for job in refused)
+    assert fine.status_code == 201, fine.text  # the breaker did not open
+    # One request each (not retried), and the cap's parameter was not switched.
+    assert ["max_tokens" in request for request in llm.requests] == [True, True, True]
+
+
+def test_nonsense_usage_from_the_endpoint_is_not_believed(
+    llm_client: httpx.Client, llm: ScriptedLLM
+) -> None:
+    answer = decisions(("Alice lives in Lyon", "ADD", None)).answer
+    llm.script(
+        Reply(answer=answer, usage={"prompt_tokens": 2**40, "completion_tokens": -5}),
+    )
+
+    response = say(llm_client, "I live in Lyon")
+
+    assert response.status_code == 201, response.text
+    usage = response.json()["usage"]
+    # Charged the prompt's estimate instead: bytes / 4.
+    assert 0 < usage["prompt_tokens"] < 10_000 and usage["completion_tokens"] == 0
+
+
+def test_a_slow_job_keeps_its_lease_and_is_processed_once(
+    test_settings: Settings,
+    own_postgres: tuple[Path, str],
+    embedder: Embedder,
+    llm: ScriptedLLM,
+) -> None:
+    # The lease (1 s) is shorter than the LLM's answer (3 s): renewed, no worker takes over.
+    # An empty database of its own: its worker must meet no job other tests left queued.
+    _, dsn = own_postgres
+    llm.script(Reply(answer=decisions(("Alice lives in Lyon", "ADD", None)).answer, delay_s=3))
+    with own_llm_server(
+        replace(test_settings, database_url=dsn),
+        dsn,
+        embedder,
+        llm,
+        job_lease_s=1.0,
+        job_workers=1,
+        llm_sync_wait_s=0.3,
+        llm_timeout_s=10,
+    ) as client:
+        job = say(client, "I live in Lyon").json()
+        deadline = time.monotonic() + 20
+        while job["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job = client.get(f"/v1/jobs/{job['id']}").json()
+        time.sleep(1.5)  # a worker that had taken over would have called by now
+        stored = memories_of(client)
+
+    assert job["status"] == "done", job
+    assert len(llm.requests) == 1
+    assert [m["text"] for m in stored] == ["Alice lives in Lyon"]

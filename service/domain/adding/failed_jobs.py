@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from service.domain.adding.jobs import Job, job_from_record, job_not_found
-from service.errors import Conflict
+from service.errors import Conflict, NotFound
 from service.storage import jobs as job_store
 from service.storage.database import Database, TenantSelector
 from service.storage.jobs import JobRecord
@@ -45,6 +45,8 @@ class FailedJobs:
                 current = await job_store.find_job(connection, tenant_id, job_id)
         if requeued is None:
             if current is None:
+                if tenant_id is None:  # an operator's view: there is no API key to name
+                    raise NotFound(f"no job with id {job_id} exists")
                 raise job_not_found(job_id)
             raise Conflict(f"job {job_id} is {current.status}; only a failed job can be retried")
         return job_from_record(requeued)

@@ -21,14 +21,14 @@ import structlog
 from service import metrics
 from service.domain.adding.breaker import CircuitBreaker, unavailable
 from service.domain.adding.codec import decode_request, decode_result, encode_request
-from service.domain.adding.pipeline import IngestPipeline, StaleCandidatesPersist
+from service.domain.adding.pipeline import IngestPipeline, LeaseLost, StaleCandidatesPersist
 from service.domain.adding.request import AddRequest
 from service.domain.adding.results import AddResult, spend_of
 from service.domain.ports import LlmFailure, LlmUsage
 from service.errors import NotFound
 from service.storage import jobs as job_store
 from service.storage.database import ALL_TENANTS, Database
-from service.storage.jobs import JobRecord, JobSpend
+from service.storage.jobs import JobLease, JobRecord, JobSpend
 
 log = structlog.get_logger(__name__)
 
@@ -195,10 +195,15 @@ class IngestJobs:
             job.completion_tokens,
             token_budget=self._limits.token_budget,
         )
+        lease = JobLease(job.id, job.attempts)
         kind: str  # what the log may say of a failure; ``error`` (stored) may quote the LLM
         final = False
+        renewal = asyncio.create_task(self._keep_leased(job.tenant_id, lease))
         try:
-            result = await self._pipeline.run(job.tenant_id, request, job.id, usage)
+            result = await self._pipeline.run(job.tenant_id, request, lease, usage)
+        except LeaseLost:
+            log.warning("jobs.lease_lost", job_id=str(job.id))
+            return await self.get(job.tenant_id, job.id)
         except LlmFailure as failure:
             kind, error, final = failure.kind, f"{failure.kind}: {failure.detail}", failure.is_final
             if failure.kind == "unavailable":
@@ -212,23 +217,40 @@ class IngestJobs:
         else:
             metrics.INGEST_JOBS.labels("done").inc()
             return result
+        finally:
+            renewal.cancel()
         return await self._after_failure(job, kind, error, usage, final=final)
+
+    async def _keep_leased(self, tenant_id: uuid.UUID, lease: JobLease) -> None:
+        """Renew the lease while the job is processed, so that no worker takes over a job that
+        is slow but alive (a long LLM call, a synchronous add's job going on after its wait)."""
+        while True:
+            await asyncio.sleep(self._limits.lease_s / 3)
+            try:
+                async with self._database.transaction(tenant_id) as connection:
+                    if not await job_store.renew_lease(connection, lease, self._limits.lease_s):
+                        return
+            except Exception:  # e.g. the database is away: the lease may lapse, as designed
+                log.warning("jobs.lease_renewal_failed", job_id=str(lease.id))
 
     async def _after_failure(
         self, job: JobRecord, kind: str, error: str, usage: LlmUsage, *, final: bool
     ) -> Job:
+        lease = JobLease(job.id, job.attempts)
         async with self._database.transaction(job.tenant_id) as connection:
             if final or job.attempts >= self._limits.max_attempts:
-                await job_store.fail_job(connection, job.id, error, spend_of(usage))
-                metrics.INGEST_JOBS.labels("failed").inc()
-                log.error("jobs.failed", job_id=str(job.id), attempts=job.attempts, reason=kind)
+                if await job_store.fail_job(connection, lease, error, spend_of(usage)):
+                    metrics.INGEST_JOBS.labels("failed").inc()
+                    log.error("jobs.failed", job_id=str(job.id), attempts=job.attempts, reason=kind)
             else:
                 delay_s = min(2.0**job.attempts, MAX_BACKOFF_S)
-                await job_store.retry_job_later(connection, job.id, error, delay_s, spend_of(usage))
-                metrics.INGEST_JOBS.labels("retry").inc()
-                log.warning(
-                    "jobs.retry_scheduled", job_id=str(job.id), delay_s=delay_s, reason=kind
-                )
+                if await job_store.retry_job_later(
+                    connection, lease, error, delay_s, spend_of(usage)
+                ):
+                    metrics.INGEST_JOBS.labels("retry").inc()
+                    log.warning(
+                        "jobs.retry_scheduled", job_id=str(job.id), delay_s=delay_s, reason=kind
+                    )
             updated = await job_store.find_job(connection, job.tenant_id, job.id)
         assert updated is not None  # noqa: S101  # the row was just updated
         return job_from_record(updated)
@@ -237,7 +259,12 @@ class IngestJobs:
         """The breaker held the call back: nothing was tried, the attempt is given back."""
         async with self._database.transaction(job.tenant_id) as connection:
             await job_store.retry_job_later(
-                connection, job.id, error, delay_s, spend_of(usage), attempted=False
+                connection,
+                JobLease(job.id, job.attempts),
+                error,
+                delay_s,
+                spend_of(usage),
+                attempted=False,
             )
             updated = await job_store.find_job(connection, job.tenant_id, job.id)
         assert updated is not None  # noqa: S101  # the row was just updated

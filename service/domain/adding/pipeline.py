@@ -45,6 +45,7 @@ from service.storage import jobs as job_store
 from service.storage import memories as store
 from service.storage import vector_search
 from service.storage.database import Database
+from service.storage.jobs import JobLease
 
 LLM_ACTOR = "llm"
 MAX_ATTEMPTS_ON_STALE = 3
@@ -52,6 +53,10 @@ MAX_ATTEMPTS_ON_STALE = 3
 
 class StaleCandidates(Exception):
     """A memory shown to the LLM changed before the decisions could be applied."""
+
+
+class LeaseLost(Exception):
+    """The job is no longer this processor's to finish."""
 
 
 class StaleCandidatesPersist(Conflict):
@@ -82,7 +87,7 @@ class IngestPipeline:
         )
 
     async def run(
-        self, tenant_id: uuid.UUID, request: AddRequest, job_id: uuid.UUID | None, usage: LlmUsage
+        self, tenant_id: uuid.UUID, request: AddRequest, job: JobLease | None, usage: LlmUsage
     ) -> AddResult:
         """Extract and reconcile; ``usage`` (the add's spend so far, and its budget) grows with
         every LLM call, also when this raises."""
@@ -90,7 +95,7 @@ class IngestPipeline:
         message_hashes = [content_hash(text) for text in request.user_texts]
         for _ in range(MAX_ATTEMPTS_ON_STALE):
             try:
-                await self._run_once(tenant_id, request, message_hashes, job_id, result)
+                await self._run_once(tenant_id, request, message_hashes, job, result)
             except StaleCandidates:
                 result.outcomes, result.rejected = [], []
                 continue
@@ -104,7 +109,7 @@ class IngestPipeline:
         tenant_id: uuid.UUID,
         request: AddRequest,
         message_hashes: list[bytes],
-        job_id: uuid.UUID | None,
+        job: JobLease | None,
         result: AddResult,
     ) -> None:
         user_texts = request.user_texts
@@ -115,7 +120,7 @@ class IngestPipeline:
             # Certain: these exact messages were ingested before and everything they led to
             # is still as they left it; extracting them again would change nothing.
             result.outcomes = [AddOutcome("NONE", memory) for memory in repeated]
-            await self._finish(tenant_id, request, message_hashes, job_id, result, [])
+            await self._finish(tenant_id, request, message_hashes, job, result, [])
             return
         neighbours = await self._neighbours(tenant_id, request.scope, user_texts)
         if user_texts and all(
@@ -123,7 +128,7 @@ class IngestPipeline:
         ):
             # Certain: everything the user said is already remembered.
             result.outcomes = [AddOutcome("NONE", hits[0].memory) for hits in neighbours]
-            await self._finish(tenant_id, request, message_hashes, job_id, result, [])
+            await self._finish(tenant_id, request, message_hashes, job, result, [])
             return
         candidates = _merge_candidates(neighbours, self._max_candidates)
         result.llm_used = True
@@ -139,7 +144,7 @@ class IngestPipeline:
         planned = await self._planner.plan(
             answer.decisions, candidates, CategoryChoice(guidance.categories), result
         )
-        await self._finish(tenant_id, request, message_hashes, job_id, result, planned)
+        await self._finish(tenant_id, request, message_hashes, job, result, planned)
 
     async def _results_of_repeated_messages(
         self, tenant_id: uuid.UUID, scope: Scope, message_hashes: list[bytes]
@@ -178,7 +183,7 @@ class IngestPipeline:
         tenant_id: uuid.UUID,
         request: AddRequest,
         message_hashes: list[bytes],
-        job_id: uuid.UUID | None,
+        job: JobLease | None,
         result: AddResult,
         planned: list[Planned],
     ) -> None:
@@ -196,10 +201,12 @@ class IngestPipeline:
                     message_hashes,
                     [outcome.memory.id for outcome in result.outcomes],
                 )
-            if job_id is not None:
-                await job_store.complete_job(
-                    connection, job_id, encode_result(result), spend_of(result.usage)
-                )
+            if job is not None and not await job_store.complete_job(
+                connection, job, encode_result(result), spend_of(result.usage)
+            ):
+                # Another processor took the job over (this one outlived its lease): its
+                # outcome counts, and everything this one wrote rolls back with this raise.
+                raise LeaseLost(f"job {job.id} was taken over by another processor")
 
     async def _apply(
         self,
