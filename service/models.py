@@ -132,6 +132,10 @@ class Guidance:
     def is_empty(self) -> bool:
         return self == Guidance()
 
+    @property
+    def has_preferences(self) -> bool:
+        return bool(self.instructions or self.includes or self.excludes)
+
 
 @dataclass(frozen=True, slots=True)
 class ProjectSettings:

@@ -135,7 +135,11 @@ class IngestPipeline:
         result.prompt_version = PROMPT_VERSION
         guidance = request.guidance
         answer = await self._llm.complete(
-            system_prompt(_subject(request.scope)),
+            system_prompt(
+                _subject(request.scope),
+                preferences=guidance.has_preferences,
+                categories=bool(guidance.categories),
+            ),
             user_prompt(request.turns, candidates, guidance=guidance),
             answer_schema([category.name for category in guidance.categories]),
             MemoryUpdateAnswer,

@@ -9,7 +9,9 @@ the conversation, never spliced into the system prompt's own instructions.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -71,9 +73,25 @@ def answer_schema(category_names: list[str]) -> JsonSchema:
 ANSWER_SCHEMA = answer_schema([])
 
 
-def system_prompt(subject: str) -> str:
-    template = resources.files("service.prompts").joinpath(f"{PROMPT_NAME}.md").read_text()
-    return template.replace("{subject}", subject)
+def system_prompt(subject: str, *, preferences: bool = False, categories: bool = False) -> str:
+    """The instructions, with the sections about preferences and categories only when the add
+    has them: every add pays for its prompt's tokens."""
+    shown = {"preferences": preferences, "categories": categories, "no-categories": not categories}
+    text = _template()
+    for section, show in shown.items():
+        text = re.sub(
+            rf"\[\[{section}\]\]\n(.*?)\[\[/{section}\]\]\n",
+            r"\1" if show else "",
+            text,
+            flags=re.DOTALL,
+        )
+    return text.replace("{subject}", subject)
+
+
+@cache
+def _template() -> str:
+    # Read once: a file replaced under a running process (an upgrade) must not break its adds.
+    return resources.files("service.prompts").joinpath(f"{PROMPT_NAME}.md").read_text()
 
 
 def user_prompt(
@@ -97,17 +115,16 @@ def user_prompt(
 def _guidance_json(guidance: Guidance) -> dict[str, Any]:
     """Only what the add asks for: an add without options sees the prompt it always saw."""
     found: dict[str, Any] = {}
-    preferences = {
-        key: value
-        for key, value in (
-            ("instructions", guidance.instructions),
-            ("include", guidance.includes),
-            ("exclude", guidance.excludes),
-        )
-        if value
-    }
-    if preferences:
-        found["preferences"] = preferences
+    if guidance.has_preferences:
+        found["preferences"] = {
+            key: value
+            for key, value in (
+                ("instructions", guidance.instructions),
+                ("include", guidance.includes),
+                ("exclude", guidance.excludes),
+            )
+            if value
+        }
     if guidance.categories:
         found["categories"] = [
             {"name": category.name, "description": category.description}
