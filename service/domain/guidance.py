@@ -23,6 +23,7 @@ from service.models import Category, Guidance
 MAX_INSTRUCTIONS_CHARS = 2000
 MAX_INCLUDES_CHARS = 500  # includes and excludes, each
 MAX_CATEGORIES = 30
+MAX_DROPPED_SHOWN = 5  # names a rejection quotes; it counts the rest
 MAX_CATEGORY_NAME_CHARS = 64
 MAX_CATEGORY_DESCRIPTION_CHARS = 256
 
@@ -106,17 +107,26 @@ class CategoryChoice:
                 kept[found] = None
         return tuple(kept), dropped
 
-    def why_dropped(self, name: str) -> str:
-        # The name is the model's: shown short, and without what Postgres cannot store.
-        shown = storable_form(name[:MAX_CATEGORY_NAME_CHARS]) + (
-            "…" if len(name) > MAX_CATEGORY_NAME_CHARS else ""
-        )
+    def why_dropped(self, names: list[str]) -> str:
+        """Why these names were dropped, in one line of bounded length: a model may name a
+        thousand categories, and the answer (stored with a job) must not grow with them."""
+        distinct = list(dict.fromkeys(names))
+        shown = ", ".join(repr(_shown_name(name)) for name in distinct[:MAX_DROPPED_SHOWN])
+        if len(distinct) > MAX_DROPPED_SHOWN:
+            shown += f" and {len(distinct) - MAX_DROPPED_SHOWN} more"
+        noun = "category" if len(distinct) == 1 else "categories"
         if not self._by_key:
             return (
-                f"category {shown!r} was dropped: this add gave no categories to choose from; "
+                f"{noun} {shown} dropped: this add gave no categories to choose from; "
                 "the fact itself was applied"
             )
         return (
-            f"category {shown!r} was dropped: it is not one of this add's categories "
-            f"({', '.join(sorted(self._by_key.values()))}); the fact itself was applied"
+            f"{noun} {shown} dropped: not among this add's {len(self._by_key)} categories; "
+            "the fact itself was applied"
         )
+
+
+def _shown_name(name: str) -> str:
+    # The name is the model's: shown short, and without what Postgres cannot store.
+    shown = storable_form(name[:MAX_CATEGORY_NAME_CHARS])
+    return shown + ("…" if len(name) > MAX_CATEGORY_NAME_CHARS else "")

@@ -64,7 +64,7 @@ def test_options_reach_the_prompt_and_categories_are_checked_stored_and_filtered
     ]
     [dropped] = body["rejected"]
     assert (dropped["fact"], dropped["event"]) == ("Alice is allergic to peanuts", "ADD")
-    assert "'allergy' was dropped" in dropped["reason"]
+    assert "category 'allergy' dropped" in dropped["reason"]
     assert body["usage"]["llm_calls"] == 1
     assert body["prompt_version"] == "memory-update/2"
     prompt = llm.prompt_of(0)
@@ -223,3 +223,26 @@ def test_categories_travel_with_an_export(
     )
     assert bad.status_code == 422
     assert "line 2" in bad.json()["detail"] and "categories[1]" in bad.json()["detail"]
+
+
+def test_a_thousand_invented_categories_make_one_short_rejection(
+    llm_client: httpx.Client, llm: ScriptedLLM
+) -> None:
+    invented = [f"made-up-{n % 400}" for n in range(1000)]  # 400 distinct, each repeated
+    llm.script(_decide(("Alice is allergic to peanuts", "ADD", None, ["health", *invented])))
+
+    response = llm_client.post(
+        "/v1/memories",
+        json={
+            "messages": [{"role": "user", "content": "I'm allergic to peanuts"}],
+            "user_id": "invented",
+            "custom_categories": CATEGORIES,
+        },
+    )
+
+    assert response.status_code == 201, response.text[:500]
+    body = response.json()
+    assert body["results"][0]["memory"]["categories"] == ["health"]
+    [dropped] = body["rejected"]
+    assert "'made-up-0', 'made-up-1'" in dropped["reason"] and "and 395 more" in dropped["reason"]
+    assert len(response.content) < 5_000

@@ -133,7 +133,7 @@ def test_llm_options_reach_the_one_call_and_categories_are_stored_and_filterable
         llm_server.dsn, "SELECT result FROM ingest_jobs WHERE tenant_id = $1::uuid", tenant_id
     )
     [dropped] = json.loads(job["result"])["rejected"]
-    assert "'astrology' was dropped" in dropped["reason"]
+    assert "category 'astrology' dropped" in dropped["reason"]
     _categories_filter_lists_and_searches(client, added)
 
 

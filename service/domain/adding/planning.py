@@ -115,10 +115,10 @@ def _categories(decision: Decision, choice: CategoryChoice, result: AddResult) -
     if decision.event not in ("ADD", "UPDATE"):
         return ()
     chosen, dropped = choice.choose(decision.categories)
-    result.rejected.extend(
-        RejectedDecision(decision.fact, decision.event, choice.why_dropped(name))
-        for name in dropped
-    )
+    if dropped:
+        result.rejected.append(
+            RejectedDecision(decision.fact, decision.event, choice.why_dropped(dropped))
+        )
     return chosen
 
 
