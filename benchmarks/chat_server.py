@@ -59,7 +59,15 @@ class ChatCompletionsServer:
     """Serves ``POST {base_url}/chat/completions``, answering each request with ``answer``."""
 
     def __init__(self, answer: Answerer) -> None:
-        handler = _handler_class(answer)
+        self.calls = 0  # requests received
+        self._lock = threading.Lock()
+
+        def counted(request: ChatRequest) -> ChatAnswer:
+            with self._lock:
+                self.calls += 1
+            return answer(request)
+
+        handler = _handler_class(counted)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._http.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._http.server_address[1]}/v1"

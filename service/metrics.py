@@ -51,7 +51,7 @@ SEARCH_PHASE_LATENCY = Histogram(
 LLM_CALLS = Counter(
     "memory_llm_calls_total",
     "LLM requests by outcome (ok, timeout, rate_limited, server_error, invalid_output, refused, "
-    "truncated, token_budget).",
+    "bad_request, truncated, token_budget).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -28,17 +28,18 @@ class OracleLLM:
         self._cases = {case.fingerprint(): case for case in cases}
         self._wrong = set(wrong)
         self._lock = threading.Lock()
-        self.calls = 0
         self.problems: list[str] = []  # prompts it could not answer as labelled
         self._server = ChatCompletionsServer(self._answer)
         self.base_url = self._server.base_url
+
+    @property
+    def calls(self) -> int:
+        return self._server.calls
 
     def close(self) -> None:
         self._server.close()
 
     def _answer(self, request: ChatRequest) -> ChatAnswer:
-        with self._lock:
-            self.calls += 1
         prompt = request.user_prompt()
         try:
             fingerprint = tuple((turn["role"], turn["content"]) for turn in prompt["conversation"])

@@ -46,17 +46,19 @@ class AlwaysValidLLM:
     """Serves ``POST {base_url}/chat/completions``; counts calls and wrongly keyed ones."""
 
     def __init__(self, api_key: str) -> None:
-        self.calls = 0
         self.unauthorised = 0
         self._api_key = api_key
         self._lock = threading.Lock()
         self._server = ChatCompletionsServer(self._answer)
         self.base_url = self._server.base_url
 
+    @property
+    def calls(self) -> int:
+        return self._server.calls
+
     def _answer(self, request: ChatRequest) -> ChatAnswer:
-        with self._lock:
-            self.calls += 1
-            if request.headers.get("authorization") != f"Bearer {self._api_key}":
+        if request.headers.get("authorization") != f"Bearer {self._api_key}":
+            with self._lock:
                 self.unauthorised += 1
         return ChatAnswer(json.dumps(decide(request.user_prompt()), ensure_ascii=False))
 

@@ -110,7 +110,7 @@ class ChatJsonClient:
                 metrics.LLM_CALLS.labels("ok").inc()
                 return answer
             metrics.LLM_CALLS.labels(last.kind).inc()
-            if last.kind in ("refused", "bad_request") or last.is_final:
+            if last.kind == "refused" or last.is_final:
                 break
             log.warning("llm.attempt_failed", kind=last.kind, attempt=attempt + 1)
         assert last is not None  # noqa: S101  # the loop runs at least once

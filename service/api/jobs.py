@@ -102,11 +102,10 @@ class JobsController(Controller):
     ) -> IngestJobList:
         """Jobs that failed, the most recently failed first, each with the reason in
         last_error. Nothing of theirs was stored; POST /v1/jobs/{id}/retry runs one again."""
-        jobs = await failed_jobs.failed(tenant.id, limit + 1, decode_cursor(cursor))
-        page, more = jobs[:limit], len(jobs) > limit
+        page, after = await failed_jobs.page(tenant.id, limit, decode_cursor(cursor))
         return IngestJobList(
             jobs=[job_out(job) for job in page],
-            next_cursor=encode_cursor(page[-1].updated_at, page[-1].id) if more else None,
+            next_cursor=encode_cursor(*after) if after is not None else None,
         )
 
     @post(

@@ -354,3 +354,28 @@ def test_a_slow_job_keeps_its_lease_and_is_processed_once(
     assert job["status"] == "done", job
     assert len(llm.requests) == 1
     assert [m["text"] for m in stored] == ["Alice lives in Lyon"]
+
+
+def test_hostile_job_listing_parameters_are_refused_with_problems(
+    llm_client: httpx.Client,
+) -> None:
+    forged = "eyJ0IjogIjk5OTktMDEtMDFUMDA6MDA6MDArMDA6MDAiLCAiaWQiOiAieCJ9"  # a year-9999 time
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({"status": "queued"}, 400),  # only failed jobs are listed
+        ({}, 400),  # status is required
+        ({"status": "failed", "limit": 0}, 400),
+        ({"status": "failed", "limit": 10**20}, 400),
+        ({"status": "failed", "limit": [1, 2]}, 400),  # given twice
+        ({"status": "failed", "cursor": "not-a-cursor"}, 422),
+        ({"status": "failed", "cursor": forged}, 422),
+        ({"status": "failed", "cursor": "A" * 10_000}, 422),
+        ({"status": "failed", "cursor": "\u0000"}, 422),
+    ]
+    for params, status in cases:
+        response = llm_client.get("/v1/jobs", params=params)
+        assert response.status_code == status, (params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    retry_unknown = llm_client.post(f"/v1/jobs/{uuid.uuid4()}/retry")
+    assert retry_unknown.status_code == 404
+    not_an_id = llm_client.post("/v1/jobs/not-a-uuid/retry")
+    assert not_an_id.status_code == 404 and "ids are UUIDs" in not_an_id.text

@@ -17,6 +17,9 @@ from service.storage import jobs as job_store
 from service.storage.database import Database, TenantSelector
 from service.storage.jobs import JobRecord
 
+# Where a listing of failed jobs stands: the (updated_at, id) of the last job shown.
+JobPosition = tuple[datetime, uuid.UUID]
+
 
 class FailedJobs:
     def __init__(self, database: Database) -> None:
@@ -26,7 +29,7 @@ class FailedJobs:
         self,
         tenant: TenantSelector,
         limit: int | None,
-        after: tuple[datetime, uuid.UUID] | None = None,
+        after: JobPosition | None = None,
     ) -> list[Job]:
         """Jobs that used up their attempts or met a final failure, latest first (``limit``
         None: all of them)."""
@@ -34,6 +37,15 @@ class FailedJobs:
         async with self._database.connection(tenant) as connection:
             records = await job_store.list_failed_jobs(connection, tenant_id, limit, after)
         return [job_from_record(record) for record in records]
+
+    async def page(
+        self, tenant_id: uuid.UUID, limit: int, after: JobPosition | None
+    ) -> tuple[list[Job], JobPosition | None]:
+        """One page of a tenant's failed jobs, and where the next page starts (None: last)."""
+        jobs = await self.failed(tenant_id, limit + 1, after)  # one more tells if there is more
+        page = jobs[:limit]
+        more = len(jobs) > limit
+        return page, (page[-1].updated_at, page[-1].id) if more else None
 
     async def retry(self, tenant: TenantSelector, job_id: uuid.UUID) -> Job:
         """Queue a failed job again with fresh attempts and a fresh token budget."""
