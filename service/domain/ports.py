@@ -1,8 +1,8 @@
 """What the domain needs from the outside world, as small interfaces the adapters implement.
 
-The domain never imports an adapter: ``service.adapters.embedder.Embedder`` and
-``service.adapters.llm.ChatJsonClient`` satisfy these protocols, and tests or other
-deployments may bring their own.
+The domain never imports an adapter: ``service.adapters.embedder.Embedder``,
+``service.adapters.llm.ChatJsonClient`` and ``service.adapters.tokenizer.TiktokenCounter``
+satisfy these protocols, and tests or other deployments may bring their own.
 """
 
 from __future__ import annotations
@@ -40,6 +40,19 @@ class TextEmbedder(Protocol):
 
     async def embed_query(self, text: str) -> Vector:
         """The vector of a search query (with the model's query prompt, if any)."""
+        ...
+
+
+class TokenCounter(Protocol):
+    """Counts the tokens a text takes in an LLM's prompt, with one named tokenizer."""
+
+    @property
+    def name(self) -> str:
+        """The tokenizer's name as clients know it (e.g. ``cl100k_base``)."""
+        ...
+
+    def count(self, text: str) -> int:
+        """The tokens ``text`` encodes to, reading special-token markup as plain text."""
         ...
 
 
