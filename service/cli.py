@@ -18,7 +18,7 @@ import yaml
 
 from service.adapters.embedded_postgres import start_embedded_postgres
 from service.adapters.embedder import Embedder
-from service.composition import build_services, check_database_serves
+from service.composition import build_services, check_database_serves, database_for
 from service.errors import (
     ConfigurationError,
     Conflict,
@@ -256,7 +256,7 @@ def _with_database(settings: Settings, action: Callable[[Database], Any]) -> Non
 
     async def run() -> None:
         await ensure_schema_is_current(dsn, settings.migrations_dir, settings.db_timeout_s)
-        database = Database(dsn, min_size=1, max_size=2, timeout_s=settings.db_timeout_s)
+        database = database_for(settings, dsn, min_size=1, max_size=2)
         await database.open()
         try:
             await action(database)

@@ -96,14 +96,21 @@ async def check_database_serves(settings: Settings, dsn: str, embedder: Embedder
         await connection.close()
 
 
+def database_for(settings: Settings, dsn: str, *, min_size: int, max_size: int) -> Database:
+    return Database(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        timeout_s=settings.db_timeout_s,
+        statement_cache_size=settings.db_statement_cache_size,
+    )
+
+
 def build_services(
     settings: Settings, dsn: str, embedder: Embedder, *, pool_max: int | None = None
 ) -> Services:
-    database = Database(
-        dsn,
-        min_size=settings.db_pool_min,
-        max_size=pool_max or settings.db_pool_max,
-        timeout_s=settings.db_timeout_s,
+    database = database_for(
+        settings, dsn, min_size=settings.db_pool_min, max_size=pool_max or settings.db_pool_max
     )
     llm = _llm_client(settings)
     ingest_jobs = _ingest_jobs(settings, database, embedder, llm) if llm is not None else None

@@ -106,6 +106,14 @@ class Settings(IngestionSettings):
         doc="Seconds to wait at start for `DATABASE_URL` to accept connections, retrying with "
         "backoff and logging why.",
     )
+    db_statement_cache_size: int = STORAGE.setting(
+        "MEMORY_DB_STATEMENT_CACHE_SIZE",
+        default=100,
+        parse=integer(minimum=0),
+        doc="Prepared statements each connection keeps. Set 0 behind PgBouncer older than 1.21 "
+        "in transaction mode (those versions cannot carry a prepared statement from one "
+        "transaction to the next); see deploy/README.md.",
+    )
     embedding_model: str = EMBEDDING.setting(
         "MEMORY_EMBEDDING_MODEL",
         default=DEFAULT_EMBEDDING_MODEL,

@@ -51,6 +51,7 @@ class TcpPostgres:
     port: int
     password: str
     database: str = "memories"
+    server_options: str = ""  # more `-c name=value` for the postmaster
 
     @property
     def dsn(self) -> str:
@@ -73,7 +74,9 @@ class TcpPostgres:
         )
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {self.server_options}"
+        )
         self._pg_ctl("start", "-w", "-l", str(self.root / "server.log"), "-o", options)
 
     def stop(self) -> None:
@@ -95,7 +98,7 @@ class TcpPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_tcp_postgres(password: str) -> TcpPostgres:
+def start_tcp_postgres(password: str, server_options: str = "") -> TcpPostgres:
     """initdb with scram-sha-256 for every TCP login, start it, create the database and
     pgvector in it."""
     root = Path(tempfile.mkdtemp(prefix="tcp-pg-"))
@@ -125,7 +128,7 @@ def start_tcp_postgres(password: str) -> TcpPostgres:
         **owner,
     )
     password_file.unlink()
-    server = TcpPostgres(root, free_port(), password)
+    server = TcpPostgres(root, free_port(), password, server_options=server_options)
     server.start()
 
     async def create_database() -> None:

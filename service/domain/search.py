@@ -90,7 +90,6 @@ class SearchService:
         embedded = time.perf_counter()
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
-        # No transaction: reads only, and BEGIN and COMMIT would be two more round trips.
         async with self._database.connection(tenant_id) as connection:
             size = await vector_search.count_scope_up_to(
                 connection, tenant_id, scope, self._exact_max_rows + 1

@@ -49,15 +49,19 @@ UNAVAILABLE_DETAIL = "The database is unreachable right now; retry shortly."
 COMMIT_CHECKS = 10
 COMMIT_CHECK_INTERVAL_S = 0.1
 
-# Row-level security (migration 0007) shows a connection only the rows of the tenant named in
+# Row-level security (migration 0007) shows a transaction only the rows of the tenant named in
 # ``memory.tenant_id``; ``memory.all_tenants`` is for work that spans tenants by nature
 # (authenticating a key, claiming the next job, purging). A superuser bypasses row-level
-# security, so such a connection switches to this role (created by the migration) first.
+# security, so such a transaction switches to this role (created by the migration) first.
+# All three are local to the transaction (``is_local`` true, i.e. SET LOCAL) and set inside it:
+# behind a pooler in transaction mode (PgBouncer) consecutive transactions of one client run on
+# different server connections, so a session-level setting would guard another client's
+# statements, and ours would run with whatever tenant that server connection last named.
 APP_ROLE = "memory_service_app"
 _SELECT_TENANT = (
-    "SELECT set_config('memory.tenant_id', $1, false), set_config('memory.all_tenants', $2, false)"
+    "SELECT set_config('memory.tenant_id', $1, true), set_config('memory.all_tenants', $2, true)"
 )
-_SELECT_TENANT_AS_APP_ROLE = f"{_SELECT_TENANT}, set_config('role', '{APP_ROLE}', false)"
+_SELECT_TENANT_AS_APP_ROLE = f"{_SELECT_TENANT}, set_config('role', '{APP_ROLE}', true)"
 
 
 class AllTenants:
@@ -78,11 +82,22 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 class Database:
     """Owns the pool; hands out connections and transactions with errors translated."""
 
-    def __init__(self, dsn: str, *, min_size: int, max_size: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int,
+        max_size: int,
+        timeout_s: float,
+        statement_cache_size: int = 100,
+    ) -> None:
         self.dsn = dsn
         self._min_size = min_size
         self._max_size = max_size
         self.timeout_s = timeout_s
+        # 0 behind PgBouncer before 1.21 in transaction mode: a named prepared statement lives
+        # on one server connection, and the next transaction may run on another.
+        self._statement_cache_size = statement_cache_size
         self._pool: asyncpg.Pool | None = None
         self._select_tenant = _SELECT_TENANT
 
@@ -94,6 +109,7 @@ class Database:
             init=_init_connection,
             command_timeout=self.timeout_s,
             timeout=self.timeout_s,
+            statement_cache_size=self._statement_cache_size,
         )
         async with self._pool.acquire() as connection:
             self._select_tenant = await _tenant_selection_sql(
@@ -113,17 +129,28 @@ class Database:
 
     @asynccontextmanager
     async def connection(self, tenant: TenantSelector) -> AsyncIterator[asyncpg.Connection]:
-        """A connection that sees ``tenant``'s rows only (or every tenant's: ALL_TENANTS)."""
+        """A read-only transaction that sees ``tenant``'s rows only (or every tenant's:
+        ALL_TENANTS). Writes go through ``transaction``."""
+        async with self._tenant_transaction(tenant, readonly=True) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _tenant_transaction(
+        self, tenant: TenantSelector, *, readonly: bool
+    ) -> AsyncIterator[asyncpg.Connection]:
         try:
             async with self.pool.acquire(timeout=self.timeout_s) as connection:
                 try:
                     every = isinstance(tenant, AllTenants)
-                    await connection.execute(
-                        self._select_tenant, "" if every else str(tenant), "on" if every else "off"
-                    )
-                    # The pool's proxy forwards every Connection method; storage is typed for
-                    # both.
-                    yield cast("asyncpg.Connection", connection)
+                    async with connection.transaction(readonly=readonly):
+                        await connection.execute(
+                            self._select_tenant,
+                            "" if every else str(tenant),
+                            "on" if every else "off",
+                        )
+                        # The pool's proxy forwards every Connection method; storage is typed
+                        # for both.
+                        yield cast("asyncpg.Connection", connection)
                 except CONNECTION_ERRORS:
                     # Its state is unknown: the pool must open a fresh one instead of reusing it.
                     connection.terminate()
@@ -147,7 +174,7 @@ class Database:
         """
         transaction_id: int | None = None
         try:
-            async with self.connection(tenant) as connection, connection.transaction():
+            async with self._tenant_transaction(tenant, readonly=False) as connection:
                 yield connection
                 transaction_id = await _transaction_id(connection)
         except DatabaseUnavailable:

@@ -17,6 +17,7 @@ CHART = ROOT / "deploy" / "helm" / "memory-service"
 KUBERNETES_VERSION = "1.37.0"
 DEFAULT_VALUES = {"database": {"url": "postgresql://memory:secret@db:5432/memory"}}
 EXAMPLE_VALUES = yaml.safe_load((CHART / "values-cloudnativepg.example.yaml").read_text())
+POOLER_VALUES = yaml.safe_load((CHART / "values-cloudnativepg-pooler.example.yaml").read_text())
 CUSTOM_RESOURCE_KINDS = {"ServiceMonitor"}  # prometheus-operator's CRD: no schema to check
 
 
@@ -35,7 +36,9 @@ def by_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "values", [DEFAULT_VALUES, EXAMPLE_VALUES], ids=["default", "cloudnativepg"]
+    "values",
+    [DEFAULT_VALUES, EXAMPLE_VALUES, POOLER_VALUES],
+    ids=["default", "cloudnativepg", "pooler"],
 )
 def test_chart_lints_and_every_manifest_validates_strictly(values: dict[str, Any]) -> None:
     report = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBERNETES_VERSION}")
@@ -105,6 +108,23 @@ def test_example_scales_workers_separately_and_uses_the_existing_secret() -> Non
     assert by_kind(documents, "NetworkPolicy")
     [monitor] = by_kind(documents, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_pooler_example_drops_prepared_statements_and_migrates_directly() -> None:
+    documents = render(POOLER_VALUES)
+
+    [config] = by_kind(documents, "ConfigMap")
+    assert config["data"]["MEMORY_DB_STATEMENT_CACHE_SIZE"] == "0"
+    [job] = by_kind(documents, "Job")
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    [database_url] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
+    assert database_url["valueFrom"]["secretKeyRef"] == {
+        "name": "memory-service-env",
+        "key": "DATABASE_MIGRATION_URL",
+        "optional": True,
+    }
+    default_config = by_kind(render(DEFAULT_VALUES), "ConfigMap")[0]["data"]
+    assert "MEMORY_DB_STATEMENT_CACHE_SIZE" not in default_config
 
 
 def test_chart_refuses_to_render_without_a_database() -> None:
