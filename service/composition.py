@@ -13,11 +13,13 @@ import asyncpg
 
 from service.adapters.embedder import Embedder
 from service.adapters.llm import ChatJsonClient
+from service.adapters.tokenizer import TiktokenCounter
 from service.domain.adding import AddLimits, AddService, IngestJobs, IngestPipeline
 from service.domain.adding.breaker import CircuitBreaker, GuardedLlm
 from service.domain.adding.failed_jobs import FailedJobs
 from service.domain.adding.jobs import JobLimits
 from service.domain.api_keys import ApiKeyService
+from service.domain.context import ContextLimits, ContextService
 from service.domain.feedback import FeedbackService
 from service.domain.idempotency import IdempotencyService
 from service.domain.maintenance import Maintenance
@@ -31,6 +33,7 @@ from service.models import Bm25Parameters
 from service.settings import Settings
 from service.storage.database import Database
 from service.storage.migrations import ensure_schema_is_current
+from service.storage.replica import ReadReplica
 from service.storage.model_registry import ensure_vector_space
 
 
@@ -47,6 +50,8 @@ class Services:
     add_service: AddService
     project_service: ProjectService
     search_service: SearchService
+    context_service: ContextService
+    token_counter: TiktokenCounter
     feedback_service: FeedbackService
     transfer_service: TransferService
     ingest_jobs: IngestJobs | None  # None: no LLM configured
@@ -61,6 +66,8 @@ class Services:
             await check_database_serves(self.settings, self.database.dsn, self.embedder)
         await self.database.open()
         await self.embedder.start()
+        # Off the event loop: reading the tokenizer's ranks takes about 0.6 s.
+        await asyncio.to_thread(self.token_counter.load)
 
     def start_background_work(self, job_workers: int) -> None:
         """The maintenance loop, and ``job_workers`` ingestion workers if an LLM is set."""
@@ -106,11 +113,29 @@ def database_for(settings: Settings, dsn: str, *, min_size: int, max_size: int) 
     )
 
 
+def _with_read_replica(settings: Settings, primary: Database) -> Database:
+    if settings.database_read_url is not None:
+        replica = database_for(
+            settings, settings.database_read_url, min_size=0, max_size=primary.max_size
+        )
+        primary.attach_replica(
+            ReadReplica(
+                replica,
+                wait_s=settings.replica_wait_ms / 1000,
+                max_lag_s=settings.replica_max_lag_s,
+            )
+        )
+    return primary
+
+
 def build_services(
     settings: Settings, dsn: str, embedder: Embedder, *, pool_max: int | None = None
 ) -> Services:
-    database = database_for(
-        settings, dsn, min_size=settings.db_pool_min, max_size=pool_max or settings.db_pool_max
+    database = _with_read_replica(
+        settings,
+        database_for(
+            settings, dsn, min_size=settings.db_pool_min, max_size=pool_max or settings.db_pool_max
+        ),
     )
     llm = _llm_client(settings)
     ingest_jobs = _ingest_jobs(settings, database, embedder, llm) if llm is not None else None
@@ -123,6 +148,8 @@ def build_services(
     )
     api_keys = ApiKeyService(database)
     project_service = ProjectService(database)
+    search_service = _search_service(settings, database, embedder)
+    token_counter = TiktokenCounter()
     idempotency = IdempotencyService(
         database, settings.idempotency_ttl_s, settings.idempotency_lock_s
     )
@@ -142,7 +169,13 @@ def build_services(
             project_service,
         ),
         project_service=project_service,
-        search_service=_search_service(settings, database, embedder),
+        search_service=search_service,
+        context_service=ContextService(
+            search_service,
+            token_counter,
+            ContextLimits(settings.max_text_chars, settings.max_batch_items),
+        ),
+        token_counter=token_counter,
         feedback_service=FeedbackService(database),
         transfer_service=TransferService(database, embedder, settings.max_text_chars),
         ingest_jobs=ingest_jobs,

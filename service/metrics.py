@@ -89,6 +89,14 @@ DB_POOL_CONNECTIONS = Gauge(
     ["state"],
     registry=REGISTRY,
 )
+DB_READS = Counter(
+    "memory_db_reads_total",
+    "Reads that a replica may serve (searches, lists, gets), by the database that served "
+    "them (primary, replica) and why (no_replica, replica, token_wait, lagging, "
+    "replica_unreachable, replica_failed).",
+    ["served_by", "reason"],
+    registry=REGISTRY,
+)
 INGEST_JOBS = Counter(
     "memory_ingest_jobs_total",
     "Ingestion job attempts by result (done, retry, failed).",

@@ -49,6 +49,16 @@ def default_model_cache_dir() -> Path:
     return _default_data_dir() / "models"
 
 
+def _quarter_of_memory_mb() -> int:
+    """A quarter of the memory this process may use (the machine's, or a container's limit),
+    the usual share for Postgres' buffers, within 128 MB to 8 GB."""
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limit = Path("/sys/fs/cgroup/memory.max")
+    if limit.exists() and limit.read_text().strip().isdigit():
+        total = min(total, int(limit.read_text()))
+    return min(8192, max(128, total // 4 // 2**20))
+
+
 def _models_in_data_dir(env: Mapping[str, str]) -> Path:
     data_dir: Path = setting_of(Settings.__dataclass_fields__["data_dir"]).read(env)
     return data_dir / "models"
@@ -67,12 +77,46 @@ class Settings(IngestionSettings):
         secret=True,  # secrets stay out of repr (a settings object printed in a log)
         doc="Postgres with pgvector to use. Unset: an embedded Postgres in `MEMORY_DATA_DIR`.",
     )
+    database_read_url: str | None = STORAGE.setting(
+        "DATABASE_READ_URL",
+        default=None,
+        parse=URL_OR_UNSET,
+        verbatim=True,
+        secret=True,
+        doc="A streaming replica of `DATABASE_URL` for searches, lists and gets (writes and "
+        "everything else use `DATABASE_URL`). A read that sends the `Consistency-Token` of a "
+        "write sees that write. Unset: every read on `DATABASE_URL`.",
+    )
+    replica_wait_ms: int = STORAGE.setting(
+        "MEMORY_REPLICA_WAIT_MS",
+        default=50,
+        parse=integer(minimum=0),
+        doc="Longest a read with a consistency token waits for the replica to replay the write "
+        "it names before it runs on the primary instead.",
+    )
+    replica_max_lag_s: float = STORAGE.setting(
+        "MEMORY_REPLICA_MAX_LAG_S",
+        default=2.0,
+        parse=number(minimum=0.1),
+        doc="A replica further behind the primary than this sends reads without a token to "
+        "the primary until it catches up: the most a read without a token can be stale.",
+    )
     data_dir: Path = STORAGE.computed(
         "MEMORY_DATA_DIR",
         default=lambda _: _default_data_dir(),
         shown="`~/.local/share/memory-service`",
         parse=PATH,
         doc="Where the embedded Postgres keeps its data and the development API key.",
+    )
+    embedded_shared_buffers_mb: int = STORAGE.computed(
+        "MEMORY_EMBEDDED_SHARED_BUFFERS_MB",
+        default=lambda _: _quarter_of_memory_mb(),
+        shown="a quarter of the machine's memory, 128 to 8192",
+        parse=integer(minimum=16),
+        doc="`shared_buffers` of the embedded Postgres (not of a `DATABASE_URL` server), "
+        "applied when it starts. Postgres' own 128 MB holds about 60,000 memories; a search "
+        "reading pages beyond them copies each one in from the kernel's cache "
+        "(docs/scaling.md).",
     )
     migrations_dir: Path = STORAGE.setting(
         "MEMORY_MIGRATIONS_DIR",

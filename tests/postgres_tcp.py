@@ -82,6 +82,10 @@ class TcpPostgres:
     def stop(self) -> None:
         self._pg_ctl("stop", "-w", "-m", "fast")
 
+    def stop_immediately(self) -> None:
+        """As a crash would: no clean shutdown, connections cut."""
+        self._pg_ctl("stop", "-w", "-m", "immediate")
+
     def execute(self, sql: str) -> None:
         async def run() -> None:
             connection = await asyncpg.connect(self.dsn)
@@ -143,3 +147,28 @@ def start_tcp_postgres(password: str, server_options: str = "") -> TcpPostgres:
     asyncio.run(create_database())
     server.execute("CREATE EXTENSION vector")
     return server
+
+
+def start_streaming_replica(primary: TcpPostgres) -> TcpPostgres:
+    """A hot standby of ``primary`` made with ``pg_basebackup -R`` (streaming, on TCP). Its
+    replay can be delayed with ``ALTER SYSTEM SET recovery_min_apply_delay`` and a reload."""
+    root = Path(tempfile.mkdtemp(prefix="tcp-replica-"))
+    root.chmod(0o755)
+    owner = _as_cluster_owner()
+    if owner:
+        os.chown(root, owner["user"], owner["group"])
+    subprocess.run(
+        [
+            str(POSTGRES_BIN_PATH / "pg_basebackup"),
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(root / "pgdata"), "-R", "-X", "stream", "--checkpoint=fast"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PGPASSWORD": primary.password},
+        **owner,
+    )
+    replica = TcpPostgres(root, free_port(), primary.password, primary.database)
+    replica.start()
+    return replica

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
+from service.api.consistency import read_token
 from service.domain.json_depth import check_json_depth
 
 # Handler ``opt`` keys. BODY_MEDIA_TYPES: a handler that reads its body raw (the import) names
@@ -26,6 +27,7 @@ _MAX_NAME_SHOWN = 40
 
 async def check_request(request: Request[Any, Any, Any]) -> None:
     """Refuse, before any parsing, what no handler should see (Litestar's before_request)."""
+    read_token(request)
     reject_repeated_query_parameters(request)
     reject_unknown_query_parameters(request)
     await check_body(request)

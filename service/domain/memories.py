@@ -198,10 +198,11 @@ class MemoryService:
         return outcomes
 
     async def get(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> Memory:
-        async with self._database.connection(tenant_id) as connection:
-            memory = await store.find_memory(connection, tenant_id, memory_id)
+        memory = await self._database.read(
+            tenant_id, lambda connection: store.find_memory(connection, tenant_id, memory_id)
+        )
         if memory is None:
-            raise _not_found(memory_id)
+            raise memory_not_found(memory_id)
         return memory
 
     async def list_page(
@@ -212,11 +213,13 @@ class MemoryService:
         limit: int,
         cursor: PageCursor | None,
     ) -> MemoryPage:
-        async with self._database.connection(tenant_id) as connection:
-            # One extra row tells whether another page exists without a count query.
-            rows = await store.list_memories(
+        # One extra row tells whether another page exists without a count query.
+        rows = await self._database.read(
+            tenant_id,
+            lambda connection: store.list_memories(
                 connection, tenant_id, scope, filters, limit + 1, cursor
-            )
+            ),
+        )
         page = rows[:limit]
         has_more = len(rows) > limit
         next_cursor = PageCursor(page[-1].created_at, page[-1].id) if has_more else None
@@ -236,15 +239,18 @@ class MemoryService:
         """
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidRequest(f"page starts at 1 and page_size is 1 to {MAX_PAGE_SIZE}")
-        async with self._database.connection(tenant_id) as connection:
-            memories, total = await store.list_memories_at(
+        memories, total = await self._database.read(
+            tenant_id,
+            lambda connection: store.list_memories_at(
                 connection, tenant_id, scope, filters, page_size, (page - 1) * page_size
-            )
+            ),
+        )
         return NumberedPage(memories, total)
 
     async def entities(self, tenant_id: uuid.UUID) -> list[Entity]:
-        async with self._database.connection(tenant_id) as connection:
-            return await store.list_entities(connection, tenant_id)
+        return await self._database.read(
+            tenant_id, lambda connection: store.list_entities(connection, tenant_id)
+        )
 
     async def delete_entity(self, tenant_id: uuid.UUID, kind: EntityKind, name: str) -> int:
         """Forget one user, agent or run: every memory carrying that id.
@@ -295,7 +301,7 @@ class MemoryService:
             ):
                 old = await store.find_memory(connection, tenant_id, change.memory_id, lock=True)
                 if old is None:
-                    raise _not_found(change.memory_id)
+                    raise memory_not_found(change.memory_id)
                 new_text = change.text.strip() if change.text is not None else old.text
                 new = await store.update_memory(
                     connection,
@@ -334,7 +340,7 @@ class MemoryService:
             for memory_id in sorted(memory_ids):
                 old = await store.delete_memory(connection, tenant_id, memory_id)
                 if old is None:
-                    raise _not_found(memory_id)
+                    raise memory_not_found(memory_id)
                 await history_store.insert_history(
                     connection,
                     tenant_id,
@@ -354,12 +360,14 @@ class MemoryService:
             return await forgetting.delete_scope(connection, tenant_id, scope)
 
     async def history(self, tenant_id: uuid.UUID, memory_id: uuid.UUID) -> list[HistoryEvent]:
-        async with self._database.connection(tenant_id) as connection:
-            events = await history_store.list_history(connection, tenant_id, memory_id)
+        events = await self._database.read(
+            tenant_id,
+            lambda connection: history_store.list_history(connection, tenant_id, memory_id),
+        )
         if not events:
-            raise _not_found(memory_id)
+            raise memory_not_found(memory_id)
         return events
 
 
-def _not_found(memory_id: uuid.UUID) -> NotFound:
+def memory_not_found(memory_id: uuid.UUID) -> NotFound:
     return NotFound(f"no memory with id {memory_id} exists for this API key")

@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import asyncpg
 import structlog
 from pgvector.asyncpg import register_vector
 
+from service import metrics
 from service.errors import (
     ConfigurationError,
     DatabaseUnavailable,
     IncompatibleDatabase,
     InvalidRequest,
 )
+from service.storage.consistency import ReplicaSkipped, note_write, parse_lsn
+from service.storage.consistency import current as current_consistency
+
+if TYPE_CHECKING:
+    from service.storage.replica import ReadReplica
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +76,8 @@ class AllTenants:
 
 ALL_TENANTS = AllTenants()
 TenantSelector = uuid.UUID | AllTenants
+T = TypeVar("T")
+ReadOperation = Callable[[asyncpg.Connection], Awaitable[T]]
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -93,33 +101,47 @@ class Database:
     ) -> None:
         self.dsn = dsn
         self._min_size = min_size
-        self._max_size = max_size
+        self.max_size = max_size
         self.timeout_s = timeout_s
         # 0 behind PgBouncer before 1.21 in transaction mode: a named prepared statement lives
         # on one server connection, and the next transaction may run on another.
         self._statement_cache_size = statement_cache_size
         self._pool: asyncpg.Pool | None = None
         self._select_tenant = _SELECT_TENANT
+        self._replica: ReadReplica | None = None
 
-    async def open(self) -> None:
+    async def open(self, *, like: Database | None = None) -> None:
+        """Connect. ``like``: a replica of that (open) primary, which may be down now: it
+        connects on first use and selects tenants the way the primary does."""
         self._pool = await asyncpg.create_pool(
             self.dsn,
-            min_size=self._min_size,
-            max_size=self._max_size,
+            min_size=self._min_size if like is None else 0,
+            max_size=self.max_size,
             init=_init_connection,
             command_timeout=self.timeout_s,
             timeout=self.timeout_s,
             statement_cache_size=self._statement_cache_size,
         )
+        if like is not None:
+            self._select_tenant = like._select_tenant
+            return
         async with self._pool.acquire() as connection:
             self._select_tenant = await _tenant_selection_sql(
                 cast("asyncpg.Connection", connection)
             )
+        if self._replica is not None:
+            await self._replica.open(self)
 
     async def close(self) -> None:
+        if self._replica is not None:
+            await self._replica.close()
         if self._pool is not None:
             await asyncio.wait_for(self._pool.close(), timeout=self.timeout_s)
             self._pool = None
+
+    def attach_replica(self, replica: ReadReplica) -> None:
+        """Serve ``read``s from ``replica`` while it keeps up (opened and closed with this)."""
+        self._replica = replica
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -134,23 +156,39 @@ class Database:
         async with self._tenant_transaction(tenant, readonly=True) as connection:
             yield connection
 
+    async def read(self, tenant: TenantSelector, operation: ReadOperation[T]) -> T:
+        """``operation`` in a read-only transaction of ``tenant``, on the read replica when one
+        is attached and has replayed what the request's consistency token names (else, or
+        when it fails, on the primary: a read is safe to run twice)."""
+        if self._replica is not None:
+            consistency = current_consistency()
+            after = consistency.read_after if consistency is not None else None
+            try:
+                return await self._replica.serve(tenant, operation, after)
+            except ReplicaSkipped as skipped:
+                reason = skipped.reason
+        else:
+            reason = "no_replica"
+        metrics.DB_READS.labels("primary", reason).inc()
+        async with self.connection(tenant) as connection:
+            return await operation(connection)
+
+    async def wal_position(self) -> int:
+        """Where the primary's WAL ends now: past every transaction committed before."""
+        async with self.server_connection() as connection:
+            position: str = await connection.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+        return parse_lsn(position)
+
     @asynccontextmanager
-    async def _tenant_transaction(
-        self, tenant: TenantSelector, *, readonly: bool
-    ) -> AsyncIterator[asyncpg.Connection]:
+    async def server_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection outside any tenant, for the server's state (WAL positions),
+        never for rows; connection failures raise ``DatabaseUnavailable``."""
         try:
             async with self.pool.acquire(timeout=self.timeout_s) as connection:
                 try:
-                    every = isinstance(tenant, AllTenants)
-                    async with connection.transaction(readonly=readonly):
-                        await connection.execute(
-                            self._select_tenant,
-                            "" if every else str(tenant),
-                            "on" if every else "off",
-                        )
-                        # The pool's proxy forwards every Connection method; storage is typed
-                        # for both.
-                        yield cast("asyncpg.Connection", connection)
+                    # The pool's proxy forwards every Connection method; storage is typed for
+                    # both.
+                    yield cast("asyncpg.Connection", connection)
                 except CONNECTION_ERRORS:
                     # Its state is unknown: the pool must open a fresh one instead of reusing it.
                     connection.terminate()
@@ -158,6 +196,21 @@ class Database:
         except CONNECTION_ERRORS as error:
             log.warning("database.unavailable", error=type(error).__name__)
             raise DatabaseUnavailable(UNAVAILABLE_DETAIL) from error
+
+    @asynccontextmanager
+    async def _tenant_transaction(
+        self, tenant: TenantSelector, *, readonly: bool
+    ) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with (
+                self.server_connection() as connection,
+                connection.transaction(readonly=readonly),
+            ):
+                every = isinstance(tenant, AllTenants)
+                await connection.execute(
+                    self._select_tenant, "" if every else str(tenant), "on" if every else "off"
+                )
+                yield connection
         except asyncpg.exceptions.DataError as error:
             # Values are always parameters, so this is a value Postgres cannot hold (e.g. a
             # NUL character in a text or in metadata): the client's input, not a fault here.
@@ -181,6 +234,7 @@ class Database:
             if transaction_id is None or not await self._committed(transaction_id):
                 raise
             log.warning("database.commit_answer_lost", outcome="committed")
+        note_write()  # the request's answer carries a consistency token
 
     async def _committed(self, transaction_id: int) -> bool:
         """Whether the transaction committed; False when it did not or cannot be told (yet)."""
@@ -198,9 +252,9 @@ class Database:
     def pool_usage(self) -> tuple[int, int, int]:
         """(connections in use, idle connections, maximum) of the pool."""
         if self._pool is None:
-            return 0, 0, self._max_size
+            return 0, 0, self.max_size
         idle = self._pool.get_idle_size()
-        return self._pool.get_size() - idle, idle, self._max_size
+        return self._pool.get_size() - idle, idle, self.max_size
 
     async def is_reachable(self) -> bool:
         try:

@@ -165,7 +165,7 @@ class Schedule:
         self.check(tenant, "search", await tenant.http.post("/v1/search", json=body), 200)
 
     async def op_list(self, tenant: Tenant) -> None:
-        params = {"user_id": self._user(), "limit": 50}
+        params: dict[str, str | int] = {"user_id": self._user(), "limit": 50}
         self.check(tenant, "list", await tenant.http.get("/v1/memories", params=params), 200)
 
     async def op_export(self, tenant: Tenant) -> None:

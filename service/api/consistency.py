@@ -1,0 +1,42 @@
+"""The consistency token on the wire: read from a request, answered after a write.
+
+A write's answer carries ``Consistency-Token`` (the primary's WAL position once it committed);
+a read that sends it back sees that write even when a read replica serves it
+(``service.storage.replica`` says how). Reads without one may lag, by a bounded time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+
+from service.errors import DatabaseUnavailable
+from service.storage.consistency import HEADER, current, format_lsn, start_request
+from service.storage.database import Database
+
+log = structlog.get_logger(__name__)
+
+
+def read_token(request: Request[Any, Any, Any]) -> None:
+    """Note the request's token (a malformed one is a 400) before its handler runs."""
+    start_request(request.headers.get(HEADER))
+
+
+def token_answerer(database: Database) -> Callable[[Response[Any]], Awaitable[Response[Any]]]:
+    """Litestar's after_request hook: the token on every successful answer that wrote."""
+
+    async def answer_token(response: Response[Any]) -> Response[Any]:
+        consistency = current()
+        if consistency is None or not consistency.wrote or (response.status_code or 200) >= 400:
+            return response
+        try:
+            response.headers[HEADER] = format_lsn(await database.wal_position())
+        except DatabaseUnavailable:
+            # The write is done; its answer goes out without a token rather than failing.
+            log.warning("consistency.token_unavailable")
+        return response
+
+    return answer_token

@@ -1,0 +1,69 @@
+"""Read-your-writes across the primary and a read replica: the consistency token of a request.
+
+A write answers the primary's WAL position after it committed (a Postgres LSN such as
+``16/B374D848``); a read that sends it back may be served by a replica only once the replica
+has replayed that far. The token travels through a request as a context variable set when the
+request starts, so that neither the domain nor the controllers pass it along: the database
+layer reads it when choosing where a read runs and marks it when a transaction commits.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from service.errors import MalformedRequest
+
+HEADER = "Consistency-Token"
+_LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
+
+
+def parse_lsn(text: str) -> int:
+    """``16/B374D848`` as the 64-bit position it names."""
+    match = _LSN.fullmatch(text.strip())
+    if match is None:
+        raise MalformedRequest(
+            f"the {HEADER} header must be a token a write answered, such as 0/1A2B3C4D"
+        )
+    return int(match[1], 16) << 32 | int(match[2], 16)
+
+
+def format_lsn(position: int) -> str:
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
+class ReplicaSkipped(Exception):
+    """The replica does not serve this read; ``reason`` is the metric label saying why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class RequestConsistency:
+    """What one request asked for (``read_after``) and whether it committed a write."""
+
+    read_after: int | None = None
+    wrote: bool = False
+
+
+_current: ContextVar[RequestConsistency | None] = ContextVar("request_consistency", default=None)
+
+
+def start_request(token: str | None) -> RequestConsistency:
+    """Called once as a request starts (in its own task, so its context is its own)."""
+    consistency = RequestConsistency(parse_lsn(token) if token else None)
+    _current.set(consistency)
+    return consistency
+
+
+def current() -> RequestConsistency | None:
+    return _current.get()
+
+
+def note_write() -> None:
+    consistency = _current.get()
+    if consistency is not None:
+        consistency.wrote = True
