@@ -110,7 +110,7 @@ def test_example_scales_workers_separately_and_uses_the_existing_secret() -> Non
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
-def test_pooler_example_drops_prepared_statements_and_migrates_directly() -> None:
+def test_pooler_and_replica_settings_reach_the_pods() -> None:
     documents = render(POOLER_VALUES)
 
     [config] = by_kind(documents, "ConfigMap")
@@ -123,6 +123,9 @@ def test_pooler_example_drops_prepared_statements_and_migrates_directly() -> Non
         "key": "DATABASE_MIGRATION_URL",
         "optional": True,
     }
+    replicated = render({"database": {**DEFAULT_VALUES["database"], "readUrl": "postgresql://r/m"}})
+    [secret] = by_kind(replicated, "Secret")
+    assert secret["stringData"]["DATABASE_READ_URL"] == "postgresql://r/m"
     default_config = by_kind(render(DEFAULT_VALUES), "ConfigMap")[0]["data"]
     assert "MEMORY_DB_STATEMENT_CACHE_SIZE" not in default_config
 
