@@ -12,6 +12,7 @@ from litestar.types import ASGIApp
 
 from service import errors
 from service.adapters.embedder import Embedder
+from service.api.context import ContextController
 from service.api.dependencies import service_dependencies
 from service.api.health import healthz, prometheus_metrics, readyz
 from service.api.idempotency import IdempotencyMiddleware
@@ -45,6 +46,7 @@ def create_app(services: Services, *, database_checked: bool = False) -> Litesta
         route_handlers=[
             MemoriesController,
             SearchController,
+            ContextController,
             JobsController,
             healthz,
             readyz,

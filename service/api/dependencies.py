@@ -73,6 +73,7 @@ def service_dependencies(services: Services) -> dict[str, Provide]:
         "add_service": constant(services.add_service),
         "project_service": constant(services.project_service),
         "search_service": constant(services.search_service),
+        "context_service": constant(services.context_service),
         "feedback_service": constant(services.feedback_service),
         "transfer_service": constant(services.transfer_service),
         "ingest_jobs": constant(services.ingest_jobs),

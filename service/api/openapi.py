@@ -30,13 +30,13 @@ from litestar.openapi.spec import (
 )
 
 from service import __version__
-from service.api import add_schemas, job_schemas, search_schemas
+from service.api import add_schemas, context_schemas, job_schemas, search_schemas
 from service.api import schemas as api_schemas
 from service.api.docs_page import JSON_PATH, YAML_PATH, OfflineDocsPlugin
 from service.domain.times import TIME_RANGE
 
 # Where the structs of the components live.
-SCHEMA_MODULES = (api_schemas, add_schemas, search_schemas, job_schemas)
+SCHEMA_MODULES = (api_schemas, add_schemas, search_schemas, context_schemas, job_schemas)
 
 API_DESCRIPTION = """\
 A memory service for LLM applications: store what users tell your assistant and recall the

@@ -35,8 +35,9 @@ MAX_TOKENS_LIMIT = 32_000
 # model reads (about 256 word pieces); older turns add noise more than meaning.
 QUERY_USER_TURNS = 3
 MAX_QUERY_CHARS = 1_000
-MAX_MEMORIES = 100  # the most a search returns
-_MIN_LINE_TOKENS = 8  # "- [2026-11-03] x" takes more: no budget fits more lines than this allows
+# A block is chosen from the search's best memories, as many as a search returns: a large
+# budget holds at most this many lines.
+MAX_MEMORIES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class PromptContext:
     """The block to put in a prompt, and what it was made of.
 
     ``memories`` are those in the block, in its order, each with its cosine similarity to the
-    query; ``omitted`` counts the memories the search found that did not fit the budget.
+    query; ``omitted`` counts the memories the search found (the best ``MAX_MEMORIES``) that
+    did not fit the budget.
     """
 
     text: str
@@ -103,9 +105,8 @@ class ContextService:
         _check_budget(request.max_tokens)
         if not request.scope.is_empty:
             require_scope(request.scope)  # ids that show something and Postgres can hold
-        limit = min(MAX_MEMORIES, max(1, request.max_tokens // _MIN_LINE_TOKENS))
         hits, _ = await self._search.search(
-            tenant_id, request.scope, query, request.filters, limit, None, "hybrid"
+            tenant_id, request.scope, query, request.filters, MAX_MEMORIES, None, "hybrid"
         )
         text, used, tokens = pack(hits, request.max_tokens, self._tokens)
         return PromptContext(

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from types import ModuleType
 
@@ -63,6 +64,7 @@ def test_generated_python_client_runs_the_scenario(
     api = _operations("memories", "add_memory", "update_memory", "get_memory_history")
     api.update(_operations("memories", "delete_memory", "get_memory"))
     api.update(_operations("search", "search_memories"))
+    api.update(_operations("context", "build_context"))
     models = importlib.import_module(f"{PACKAGE}.models")
     key = create_api_key(live_server.dsn, "generated-python")
     client = generated.AuthenticatedClient(base_url=live_server.base_url, token=key)
@@ -111,6 +113,21 @@ def test_generated_python_client_runs_the_scenario(
     history = api["get_memory_history"].sync(memory.id, client=client)
     assert isinstance(history, models.MemoryHistory)
     assert [str(event.event) for event in history.events] == ["ADD", "UPDATE"]
+
+    built = api["build_context"].sync(
+        client=client,
+        body=models.ContextRequest(query="What can't Alice eat?", user_id="alice", max_tokens=200),
+    )
+    assert isinstance(built, models.ContextResponse)
+    told = memory.created_at.astimezone(UTC).date().isoformat()
+    assert built.context.splitlines()[1] == f"- [{told}] Alice is allergic to peanuts and cashews"
+    assert built.memories[0].memory.id == memory.id
+    assert 0 < built.tokens <= 200 and built.tokenizer == "cl100k_base"
+    too_big = api["build_context"].sync(
+        client=client, body=models.ContextRequest(query="x", user_id="alice", max_tokens=10**6)
+    )
+    assert isinstance(too_big, models.Problem)
+    assert too_big.status == 400 and "max_tokens" in too_big.detail
 
     deleted = api["delete_memory"].sync_detailed(memory.id, client=client)
     assert deleted.status_code == 204

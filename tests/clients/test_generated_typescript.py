@@ -55,6 +55,13 @@ def test_generated_typescript_client_runs_the_scenario(
     assert seen["searchIds"] == [seen["allergyId"]]  # the filter kept only the health memory
     assert seen["updatedText"] == "Tom is allergic to shellfish and walnuts"
     assert seen["historyEvents"] == ["ADD", "UPDATE"]
+    header, *context_lines = seen["contextLines"]
+    assert header.startswith("Relevant memories") and len(context_lines) == 2
+    assert context_lines[0].endswith("] Tom is allergic to shellfish and walnuts")
+    assert seen["contextIds"][0] == seen["allergyId"]
+    assert 0 < seen["contextTokens"] <= 100 and seen["contextTokenizer"] == "cl100k_base"
+    assert seen["contextQuery"] == "Something Tom can eat safely"  # the user's turn only
+    assert seen["tinyContext"] == "" and seen["tinyOmitted"] == 2  # both found, neither fits
     assert seen["deleteStatus"] == 204
     assert seen["errorStatus"] == seen["problemStatus"] == 404
     assert seen["errorContentType"] == "application/problem+json"

@@ -45,6 +45,22 @@ const history = await client.GET("/v1/memories/{memory_id}/history", {
 });
 check(history.data !== undefined, "history answers");
 
+const context = await client.POST("/v1/context", {
+  body: {
+    messages: [
+      { role: "assistant", content: "What shall we cook?" },
+      { role: "user", content: "Something Tom can eat safely" },
+    ],
+    user_id: "ts-user",
+    max_tokens: 100,
+  },
+});
+check(context.data !== undefined, "context answers");
+const tinyBudget = await client.POST("/v1/context", {
+  body: { query: "Tom", user_id: "ts-user", max_tokens: 5 },
+});
+check(tinyBudget.data !== undefined, "a budget below one line answers");
+
 const deleted = await client.DELETE("/v1/memories/{memory_id}", {
   params: { path: { memory_id: allergyId } },
 });
@@ -61,6 +77,13 @@ console.log(
     searchIds,
     updatedText: updated.data.text,
     historyEvents: history.data.events.map((event) => event.event),
+    contextLines: context.data.context.split("\n"),
+    contextIds: context.data.memories.map((used) => used.memory.id),
+    contextTokens: context.data.tokens,
+    contextTokenizer: context.data.tokenizer,
+    contextQuery: context.data.query,
+    tinyContext: tinyBudget.data.context,
+    tinyOmitted: tinyBudget.data.omitted,
     deleteStatus: deleted.response.status,
     errorStatus: missing.response.status,
     errorContentType: missing.response.headers.get("content-type"),
