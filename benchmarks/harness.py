@@ -48,12 +48,15 @@ def running_service(extra_env: Mapping[str, str] | None = None) -> Iterator[http
 
 @contextmanager
 def running_process(
-    extra_env: Mapping[str, str] | None = None, source_dir: Path | None = None
+    extra_env: Mapping[str, str] | None = None,
+    source_dir: Path | None = None,
+    api_key: str | None = None,
 ) -> Iterator[RunningService]:
     """Like ``running_service``, with the server's process and data directory.
 
     ``source_dir``: serve the ``service`` package of another checkout (e.g. a git worktree of
-    an older commit) with this interpreter; by default, the one installed here."""
+    an older commit) with this interpreter; by default, the one installed here. ``api_key``:
+    the key to use (with a DATABASE_URL in ``extra_env``); by default the embedded mode's."""
     with tempfile.TemporaryDirectory(prefix="memory-bench-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -73,7 +76,7 @@ def running_process(
         )
         try:
             wait_until_ready(f"http://127.0.0.1:{port}", process)
-            key = (data_dir / "dev-api-key").read_text().strip()
+            key = api_key or (data_dir / "dev-api-key").read_text().strip()
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}",
                 headers={"Authorization": f"Bearer {key}"},

@@ -12,6 +12,7 @@ from litestar.types import ASGIApp
 
 from service import errors
 from service.adapters.embedder import Embedder
+from service.api.consistency import token_answerer
 from service.api.context import ContextController
 from service.api.dependencies import service_dependencies
 from service.api.health import healthz, prometheus_metrics, readyz
@@ -63,6 +64,7 @@ def create_app(services: Services, *, database_checked: bool = False) -> Litesta
         on_startup=[start],
         on_shutdown=[stop],
         before_request=check_request,
+        after_request=token_answerer(services.database.wal_position),
         middleware=[
             DefineMiddleware(
                 IdempotencyMiddleware,

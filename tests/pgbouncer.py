@@ -1,8 +1,8 @@
-"""A real PgBouncer in transaction mode in front of a test Postgres.
+"""A real PgBouncer in transaction mode in front of a test Postgres (tests and benchmarks).
 
 The binary comes from Debian's ``pgbouncer`` package: found on PATH (or in /usr/sbin), else
-installed with apt-get when the tests run as root (as CI does), else the test fails saying how
-to install it. PgBouncer refuses to run as root, so it runs as the system user that owns the
+installed with apt-get when running as root (as CI does), else an error says how to install
+it. PgBouncer refuses to run as root, so it runs as the system user that owns the
 test clusters.
 """
 
@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.postgres_tcp import SYSTEM_USER, TcpPostgres, free_port
 
 DEBIAN_BINARY = Path("/usr/sbin/pgbouncer")
@@ -30,7 +28,7 @@ def pgbouncer_binary() -> str:
         _apt_install("pgbouncer")
         found = str(DEBIAN_BINARY) if DEBIAN_BINARY.exists() else None
     if found is None:
-        pytest.fail("these tests need PgBouncer: apt-get install -y pgbouncer (Debian package)")
+        raise RuntimeError("PgBouncer is needed: apt-get install -y pgbouncer (Debian package)")
     return found
 
 

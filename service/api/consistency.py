@@ -13,9 +13,8 @@ from typing import Any
 import structlog
 from litestar import Request, Response
 
+from service.consistency import HEADER, current, format_lsn, start_request
 from service.errors import DatabaseUnavailable
-from service.storage.consistency import HEADER, current, format_lsn, start_request
-from service.storage.database import Database
 
 log = structlog.get_logger(__name__)
 
@@ -25,15 +24,18 @@ def read_token(request: Request[Any, Any, Any]) -> None:
     start_request(request.headers.get(HEADER))
 
 
-def token_answerer(database: Database) -> Callable[[Response[Any]], Awaitable[Response[Any]]]:
-    """Litestar's after_request hook: the token on every successful answer that wrote."""
+def token_answerer(
+    wal_position: Callable[[], Awaitable[int]],
+) -> Callable[[Response[Any]], Awaitable[Response[Any]]]:
+    """Litestar's after_request hook: the token on every successful answer that wrote, from
+    ``wal_position`` (the primary's WAL position now)."""
 
     async def answer_token(response: Response[Any]) -> Response[Any]:
         consistency = current()
         if consistency is None or not consistency.wrote or (response.status_code or 200) >= 400:
             return response
         try:
-            response.headers[HEADER] = format_lsn(await database.wal_position())
+            response.headers[HEADER] = format_lsn(await wal_position())
         except DatabaseUnavailable:
             # The write is done; its answer goes out without a token rather than failing.
             log.warning("consistency.token_unavailable")

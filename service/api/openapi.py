@@ -18,6 +18,7 @@ from litestar.openapi.spec import (
     Example,
     Link,
     OpenAPI,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -33,6 +34,7 @@ from service import __version__
 from service.api import add_schemas, context_schemas, job_schemas, search_schemas
 from service.api import schemas as api_schemas
 from service.api.docs_page import JSON_PATH, YAML_PATH, OfflineDocsPlugin
+from service.consistency import HEADER as CONSISTENCY_HEADER
 from service.domain.times import TIME_RANGE
 
 # Where the structs of the components live.
@@ -117,6 +119,7 @@ def finish_document(document: OpenAPI) -> None:
     (Litestar leaves msgspec structs undescribed), and document the Idempotency-Key header of
     every write (it is handled by a middleware, which Litestar cannot see). In place."""
     _document_idempotency(document)
+    _document_consistency(document)
     _document_raw_bodies(document)
     _document_links(document)
     schemas = document.components.schemas
@@ -212,6 +215,41 @@ def _document_idempotency(document: OpenAPI) -> None:
             responses.setdefault("409", _problem(_CONFLICT))
             responses.setdefault("422", _problem(_KEY_REUSED))
             operation.responses = dict(sorted(responses.items()))
+
+
+# Reads a read replica may serve (DATABASE_READ_URL); every other write answers the token.
+REPLICA_READS = {"listMemories", "getMemory", "getMemoryHistory", "searchMemories", "buildContext"}
+_TOKEN_SCHEMA = Schema(type=OpenAPIType.STRING, pattern=r"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$")
+_CONSISTENCY_TOKEN = Parameter(
+    name=CONSISTENCY_HEADER,
+    param_in=ParamType.HEADER,
+    required=False,
+    description=(
+        "The Consistency-Token a write answered: this read then sees that write, even when a "
+        "read replica serves it. Without it a read may miss writes of the last moments."
+    ),
+    schema=_TOKEN_SCHEMA,
+)
+_TOKEN_ANSWERED = OpenAPIHeader(
+    description="Send it back on a read to see this write (read-your-writes).",
+    schema=_TOKEN_SCHEMA,
+)
+
+
+def _document_consistency(document: OpenAPI) -> None:
+    for item in (document.paths or {}).values():
+        for operation in (item.get, item.post, item.put, item.patch, item.delete):
+            if operation is None or operation.operation_id is None:
+                continue
+            if operation.operation_id in REPLICA_READS:
+                operation.parameters = [*(operation.parameters or []), _CONSISTENCY_TOKEN]
+            elif operation is not item.get:
+                for status, response in (operation.responses or {}).items():
+                    if status.startswith("2") and isinstance(response, OpenAPIResponse):
+                        response.headers = {
+                            **(response.headers or {}),
+                            CONSISTENCY_HEADER: _TOKEN_ANSWERED,
+                        }
 
 
 _CONFLICT = (

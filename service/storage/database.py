@@ -14,14 +14,14 @@ import structlog
 from pgvector.asyncpg import register_vector
 
 from service import metrics
+from service.consistency import ReplicaSkipped, note_write, parse_lsn
+from service.consistency import current as current_consistency
 from service.errors import (
     ConfigurationError,
     DatabaseUnavailable,
     IncompatibleDatabase,
     InvalidRequest,
 )
-from service.storage.consistency import ReplicaSkipped, note_write, parse_lsn
-from service.storage.consistency import current as current_consistency
 
 if TYPE_CHECKING:
     from service.storage.replica import ReadReplica

@@ -18,8 +18,8 @@ import asyncpg
 import structlog
 
 from service import metrics
+from service.consistency import ReplicaSkipped, parse_lsn
 from service.errors import DatabaseUnavailable
-from service.storage.consistency import ReplicaSkipped, parse_lsn
 from service.storage.database import Database, ReadOperation, T, TenantSelector
 
 log = structlog.get_logger(__name__)
