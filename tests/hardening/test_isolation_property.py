@@ -99,6 +99,9 @@ def _probe_as_b(world: World, probe: str, user: str, pick: int) -> None:
             "/v1/search", json={"query": "secret", "user_id": user, "limit": 100}
         )
         assert response.json()["results"] == []
+        # The prompt context is built from the same search: it must be empty too.
+        context = world.b.post("/v1/context", json={"query": "secret", "user_id": user})
+        assert context.json()["context"] == ""
     elif probe == "list":
         assert world.b.get("/v1/memories", params={"user_id": user}).json()["memories"] == []
     elif probe in ("get", "history", "update", "delete"):
