@@ -21,6 +21,9 @@ config = context.config
 
 def _run(connection: Connection) -> None:
     connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+    # The lock is the session's; ending the transaction that took it lets each migration run
+    # in its own, and one that must run outside any (CREATE INDEX CONCURRENTLY) do so.
+    connection.commit()
     try:
         context.configure(connection=connection, transaction_per_migration=True)
         with context.begin_transaction():

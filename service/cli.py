@@ -59,7 +59,9 @@ def _env_help(sections: Sequence[Section]) -> str:
 def _database_url(settings: Settings) -> str:
     """The server to use: DATABASE_URL if set (and it has pgvector), else the embedded one."""
     if settings.database_url is None:
-        return start_embedded_postgres(settings.pgdata_dir)
+        return start_embedded_postgres(
+            settings.pgdata_dir, shared_buffers_mb=settings.embedded_shared_buffers_mb
+        )
     asyncio.run(check_pgvector_installed(settings.database_url, settings.db_startup_wait_s))
     return settings.database_url
 

@@ -23,7 +23,7 @@ from service.models import Bm25Parameters, Candidate, FilterNode, Scope, SearchH
 from service.storage import memories as store
 from service.storage import vector_search
 from service.storage.database import Database
-from service.storage.keyword_search import search_keyword
+from service.storage.keyword_search import search_hybrid_exact, search_keyword
 
 SearchMode = Literal["vector", "keyword", "hybrid"]
 
@@ -95,11 +95,9 @@ class SearchService:
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )
             plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
-            dense: list[Candidate] = []
-            if mode != "keyword":
-                dense = await self._nearest(
-                    connection, tenant_id, scope, filters, vector, depth, plan
-                )
+            dense, sparse, keyword_scores = await self._rankings(
+                connection, tenant_id, scope, filters, query, vector, depth, plan
+            )
             if dates_named:
                 # The memories told on the dates named compete even when neither ranking
                 # found them: the question may name the day rather than what happened.
@@ -111,12 +109,6 @@ class SearchService:
                     vector,
                     depth,
                     plan,
-                )
-            sparse: list[Candidate] = []
-            keyword_scores: list[float] = []
-            if mode != "vector":
-                sparse, keyword_scores = await search_keyword(
-                    connection, tenant_id, scope, filters, query, vector, depth, self._hybrid.bm25
                 )
             ranked_at = time.perf_counter()
             best = self._best(mode, dense, sparse, keyword_scores, limit, dates_named, threshold)
@@ -162,6 +154,35 @@ class SearchService:
             return best
         # Best first, so dropping the tail keeps the true top-k above the threshold.
         return [found for found in best if found.similarity >= threshold]
+
+    async def _rankings(
+        self,
+        connection: asyncpg.Connection,
+        tenant_id: uuid.UUID,
+        scope: Scope,
+        filters: FilterNode | None,
+        query: str,
+        vector: Vector,
+        depth: int,
+        plan: SearchPlan,
+    ) -> tuple[list[Candidate], list[Candidate], list[float]]:
+        """The vector ranking, the keyword ranking and its BM25 scores (empty for a side the
+        mode leaves out)."""
+        bm25 = self._hybrid.bm25
+        if plan.mode == "hybrid" and plan.strategy == "exact":
+            # Both rankings read every row of a small scope: one statement reads them once.
+            return await search_hybrid_exact(
+                connection, tenant_id, scope, filters, query, vector, depth, bm25
+            )
+        dense: list[Candidate] = []
+        if plan.mode != "keyword":
+            dense = await self._nearest(connection, tenant_id, scope, filters, vector, depth, plan)
+        if plan.mode == "vector":
+            return dense, [], []
+        sparse, scores = await search_keyword(
+            connection, tenant_id, scope, filters, query, vector, depth, bm25
+        )
+        return dense, sparse, scores
 
     async def _nearest(
         self,

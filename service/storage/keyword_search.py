@@ -39,20 +39,90 @@ async def search_keyword(
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    terms = params.add(text)
-    # float8 throughout: numeric, Postgres' default here, is about twice as slow.
-    k1, b = f"{params.add(bm25.k1)}::float8", f"{params.add(bm25.b)}::float8"
+    ranked = _bm25_ranking(params, where, "id, content_terms", text, bm25)
     vector = params.add(query_vector)
     rows = await connection.fetch(
         f"""
-        WITH query AS MATERIALIZED (
+        WITH {ranked}
+        SELECT {CANDIDATE_COLUMNS}, embedding <=> {vector} AS distance, scores.bm25
+        FROM scores JOIN memories USING (id)
+        ORDER BY scores.bm25 DESC, id
+        LIMIT {params.add(limit)}
+        """,
+        *params.values,
+    )
+    return candidates_from(rows), [float(row["bm25"]) for row in rows]
+
+
+async def search_hybrid_exact(
+    connection: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    scope: Scope,
+    filters: FilterNode | None,
+    text: str,
+    query_vector: Vector,
+    limit: int,
+    bm25: Bm25Parameters,
+) -> tuple[list[Candidate], list[Candidate], list[float]]:
+    """Both rankings of a small scope in one statement: the ``limit`` nearest memories by
+    cosine (exactly, as ``vector_search.search_exact``), and the ``limit`` best by BM25 (as
+    ``search_keyword``) with their scores.
+
+    Each ranking reads every row of the scope, and a scope's rows lie scattered over the
+    heap (one page each, once the table is large): read once for both, a hybrid search
+    visits each page once instead of twice, and takes one round trip instead of two. The
+    distance is computed as the rows are read, so the scope is held without its vectors.
+    """
+    params = SqlParameters(tenant_id)
+    where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
+    columns = f"id, created_at, content_terms, embedding <=> {params.add(query_vector)} AS distance"
+    ranked = _bm25_ranking(params, where, columns, text, bm25)
+    depth = params.add(limit)
+    rows = await connection.fetch(
+        f"""
+        WITH {ranked},
+        dense AS (
+            SELECT id, created_at, distance, NULL::float8 AS bm25 FROM scoped
+            ORDER BY distance LIMIT {depth}
+        ),
+        sparse AS (
+            SELECT id, created_at, distance, scores.bm25 FROM scores JOIN scoped USING (id)
+            ORDER BY scores.bm25 DESC, id LIMIT {depth}
+        )
+        SELECT * FROM (
+            SELECT 0 AS side, row_number() OVER (ORDER BY distance) AS rank, * FROM dense
+            UNION ALL
+            SELECT 1, row_number() OVER (ORDER BY bm25 DESC, id), * FROM sparse
+        ) ranked ORDER BY side, rank
+        """,
+        *params.values,
+    )
+    sparse = [row for row in rows if row["side"] == 1]
+    return (
+        candidates_from([row for row in rows if row["side"] == 0]),
+        candidates_from(sparse),
+        [float(row["bm25"]) for row in sparse],
+    )
+
+
+def _bm25_ranking(
+    params: SqlParameters, where: str, scoped_columns: str, text: str, bm25: Bm25Parameters
+) -> str:
+    """The CTEs that score the scope's rows matching any of the query's words: ``scoped``
+    (``scoped_columns`` of the scope's rows, ``id`` and ``content_terms`` among them) and
+    ``scores`` (id, bm25) of those matching."""
+    terms = params.add(text)
+    # float8 throughout: numeric, Postgres' default here, is about twice as slow.
+    k1, b = f"{params.add(bm25.k1)}::float8", f"{params.add(bm25.b)}::float8"
+    return f"""
+        query AS MATERIALIZED (
             SELECT array_agg(lexeme) AS lexemes,
                    to_tsquery('simple', coalesce(string_agg(quote_literal(lexeme), ' | '), ''))
                    AS tsquery
             FROM unnest(tsvector_to_array(to_tsvector('english', {terms}::text))) AS lexeme
         ),
         scoped AS MATERIALIZED (
-            SELECT id, content_terms FROM memories WHERE {where}
+            SELECT {scoped_columns} FROM memories WHERE {where}
         ),
         collection AS MATERIALIZED (
             SELECT count(*)::float8 AS size,
@@ -78,12 +148,4 @@ async def search_keyword(
                    ) AS bm25
             FROM term_frequencies t JOIN document_frequencies d USING (lexeme), collection c
             GROUP BY t.id
-        )
-        SELECT {CANDIDATE_COLUMNS}, embedding <=> {vector} AS distance, scores.bm25
-        FROM scores JOIN memories USING (id)
-        ORDER BY scores.bm25 DESC, id
-        LIMIT {params.add(limit)}
-        """,
-        *params.values,
-    )
-    return candidates_from(rows), [float(row["bm25"]) for row in rows]
+        )"""
