@@ -97,6 +97,16 @@ DB_READS = Counter(
     ["served_by", "reason"],
     registry=REGISTRY,
 )
+REPLICA_SERVING = Gauge(
+    "memory_db_replica_serving",
+    "1 while the read replica serves reads without a token (reachable, not lagging), else 0.",
+    registry=REGISTRY,
+)
+REPLICA_LAG_BYTES = Gauge(
+    "memory_db_replica_lag_bytes",
+    "WAL bytes the read replica had yet to replay at its last check.",
+    registry=REGISTRY,
+)
 INGEST_JOBS = Counter(
     "memory_ingest_jobs_total",
     "Ingestion job attempts by result (done, retry, failed).",

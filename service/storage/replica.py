@@ -76,6 +76,7 @@ class ReadReplica:
                 result = await operation(connection)
         except _REPLICA_FAILURES as error:
             self._reachable = False  # until the next check finds it back
+            metrics.REPLICA_SERVING.set(0)
             log.warning("replica.read_failed", error=type(error).__name__)
             raise ReplicaSkipped("replica_failed") from None
         metrics.DB_READS.labels("replica", "replica").inc()
@@ -114,9 +115,10 @@ class ReadReplica:
         try:
             self._replayed = max(self._replayed, await self._replay_position())
         except _REPLICA_FAILURES:
-            if self._reachable:
+            if self._reachable or self._watch is None:  # a change, or the first check
                 log.warning("replica.unreachable")
             self._reachable = False
+            metrics.REPLICA_SERVING.set(0)
             return
         if not self._reachable:
             log.info("replica.reachable")
@@ -129,3 +131,6 @@ class ReadReplica:
         self._lagging = bool(samples) and samples[0][0] <= cutoff and self._replayed < samples[0][1]
         if self._lagging != was_lagging:
             log.warning("replica.lagging" if self._lagging else "replica.caught_up")
+        metrics.REPLICA_SERVING.set(0 if self._lagging else 1)
+        if samples:
+            metrics.REPLICA_LAG_BYTES.set(max(0, samples[-1][1] - self._replayed))

@@ -42,6 +42,7 @@ class Replicated:
     def delay_replay(self, milliseconds: int) -> None:
         self.replica.execute(f"ALTER SYSTEM SET recovery_min_apply_delay = '{milliseconds}ms'")
         self.replica.execute("SELECT pg_reload_conf()")
+        time.sleep(0.5)  # the reload is a signal: let the startup process take it first
 
     def reads(self) -> Counts:
         """(served_by, reason) -> reads so far."""
@@ -88,7 +89,9 @@ def served(before: Counts, after: Counts) -> Counts:
 async def write_then_read(http: httpx.AsyncClient, n: int) -> list[str]:
     """One write and the read that must see it, carrying the write's token; misses found."""
     added = await http.post(
-        "/v1/memories", json={"text": f"fact number {n} about kites", "user_id": f"u{n % 7}"}
+        # Distinct texts: a near-duplicate would answer NONE, writing nothing to wait for.
+        "/v1/memories",
+        json={"text": f"fact {n}: {uuid.uuid4().hex}", "user_id": f"u{n % 7}"},
     )
     assert added.status_code == 201, added.text
     memory = added.json()["results"][0]["memory"]
