@@ -10,6 +10,11 @@ added through the first service's API gives real embeddings; both tables are the
 the same COPYed rows drawn from it.
 
     python -m benchmarks.compare_revisions 7e31b65 HEAD [--size 100000] [--searches 600]
+
+At a million memories the load takes minutes per revision: `python -m benchmarks.seed_data_dir
+DIR --size 1000000` loads one data directory once, and `--copy-of DIR` starts each revision on
+a copy of it (each revision migrates its copy to its own schema as it starts). Last, each
+revision takes 200 single adds and 20 batches of 100.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from benchmarks.scale_measure import (
     QueryTexts,
     concurrent_searches,
     latency_summary,
+    measure_adds,
     phase_means_ms,
     search_body,
     search_phase_totals,
@@ -126,7 +132,7 @@ def concurrent_rounds(
 def print_table(revisions: list[str], results: list[dict[str, Any]], clients: int) -> None:
     print(
         f"\n{'revision':<12} | 1 client p50/p95/p99 ms | embedding / database ms "
-        f"| {clients} clients searches/s (each round)"
+        f"| adds/s single / batch | {clients} clients searches/s (each round)"
     )
     for revision, result in zip(revisions, results, strict=True):
         latency = result["search_1_client"]
@@ -135,11 +141,38 @@ def print_table(revisions: list[str], results: list[dict[str, Any]], clients: in
         print(
             f"{revision:<12} | {latency['p50_ms']:>6} / {latency['p95_ms']:>6} / "
             f"{latency['p99_ms']:>6}  | {phases.get('embedding', 0):>9} / "
-            f"{phases.get('database', 0):<8}   | {rates}"
+            f"{phases.get('database', 0):<8}   | {result['add_single_per_s']:>6} / "
+            f"{result['add_batch_per_s']:<6}      | {rates}"
         )
 
 
 def main() -> None:
+    args = arguments().parse_args()
+    with ExitStack() as stack:
+        services = [
+            stack.enter_context(
+                running_process(
+                    SERVICE_SETTINGS,
+                    stack.enter_context(worktree(revision)),
+                    copy_of=args.copy_of,
+                )
+            )
+            for revision in args.revisions
+        ]
+        if args.copy_of is None:
+            fill(services, args.size, args.pool, args.users)
+        results = alternate_searches(services, args.searches, args.users)
+        rates = concurrent_rounds(
+            services, args.rounds, args.concurrent_searches, args.clients, args.users
+        )
+        adds = [measure_adds(service.http, args.users) for service in services]
+    for result, per_s, (single, batch) in zip(results, rates, adds, strict=True):
+        result |= {"searches_per_s": per_s, "add_single_per_s": single, "add_batch_per_s": batch}
+    print_table(args.revisions, results, args.clients)
+    write_json("compare_revisions", dict(zip(args.revisions, results, strict=True)))
+
+
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("revisions", nargs=2, help="two git revisions, e.g. 7e31b65 HEAD")
     parser.add_argument("--size", type=int, default=100_000, help="memories in each table")
@@ -149,23 +182,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="concurrent rounds per revision")
     parser.add_argument("--concurrent-searches", type=int, default=800, help="per round")
-    args = parser.parse_args()
-    with ExitStack() as stack:
-        services = [
-            stack.enter_context(
-                running_process(SERVICE_SETTINGS, stack.enter_context(worktree(revision)))
-            )
-            for revision in args.revisions
-        ]
-        fill(services, args.size, args.pool, args.users)
-        results = alternate_searches(services, args.searches, args.users)
-        rates = concurrent_rounds(
-            services, args.rounds, args.concurrent_searches, args.clients, args.users
-        )
-    for result, per_s in zip(results, rates, strict=True):
-        result["searches_per_s"] = per_s
-    print_table(args.revisions, results, args.clients)
-    write_json("compare_revisions", dict(zip(args.revisions, results, strict=True)))
+    parser.add_argument(
+        "--copy-of",
+        type=Path,
+        help="a stopped service's data directory (python -m benchmarks.seed_data_dir): each "
+        "revision starts on a copy of it instead of loading --size memories",
+    )
+    return parser
 
 
 if __name__ == "__main__":
