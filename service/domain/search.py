@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import asyncpg
 
@@ -19,7 +19,15 @@ from service.domain.fusion import score_fusion
 from service.domain.ports import TextEmbedder
 from service.domain.query_dates import TimeRange, created_within, dates_named_in, without_dates
 from service.errors import InvalidRequest
-from service.models import Bm25Parameters, Candidate, FilterNode, Scope, SearchHit, Vector
+from service.models import (
+    Bm25Parameters,
+    Candidate,
+    FilterNode,
+    Memory,
+    Scope,
+    SearchHit,
+    Vector,
+)
 from service.storage import memories as store
 from service.storage import vector_search
 from service.storage.database import Database
@@ -46,6 +54,14 @@ class HybridSettings:
     date_weight: float  # added to memories told on a date the query names
     session_weight: float  # share of the way to the best score told alongside
     bm25: Bm25Parameters
+
+
+class _Found(NamedTuple):
+    plan: SearchPlan
+    best: list[Candidate]
+    memories: dict[uuid.UUID, Memory]
+    ranked_at: float  # perf_counter() when both rankings were read
+    fused_at: float  # and when they were fused
 
 
 class SearchService:
@@ -90,7 +106,8 @@ class SearchService:
         embedded = time.perf_counter()
         # Hybrid takes more candidates from each side than it returns, then fuses them.
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
-        async with self._database.connection(tenant_id) as connection:
+
+        async def ranked_and_read(connection: asyncpg.Connection) -> _Found:
             size = await vector_search.count_scope_up_to(
                 connection, tenant_id, scope, self._exact_max_rows + 1
             )
@@ -115,6 +132,12 @@ class SearchService:
             fused_at = time.perf_counter()
             # Only now are texts and metadata read: for the few returned, not every candidate.
             memories = await store.find_memories(connection, tenant_id, [f.id for f in best])
+            return _Found(plan, best, memories, ranked_at, fused_at)
+
+        # A replica may serve it (and it runs again on the primary if that replica fails).
+        plan, best, memories, ranked_at, fused_at = await self._database.read(
+            tenant_id, ranked_and_read
+        )
         finished = time.perf_counter()
         metrics.SEARCH_LATENCY.labels(plan.strategy).observe(finished - started)
         metrics.SEARCH_PHASE_LATENCY.labels("embedding").observe(embedded - started)
