@@ -122,10 +122,7 @@ class Schedule:
                 await kind(tenant)
 
         await asyncio.gather(
-            *(
-                one(self.rng.choice(self.tenants), self.rng.choice(kinds))
-                for _ in range(operations)
-            )
+            *(one(self.rng.choice(self.tenants), self.rng.choice(kinds)) for _ in range(operations))
         )
 
     def _take(self, tenant: Tenant) -> str | None:
