@@ -1,5 +1,6 @@
 """The benchmark suite in one run: LoCoMo recall, then latency and throughput at 10k, 100k and
-1M memories, each with Mem0 beside us. Prints every table and writes .bench/suite.json.
+1M memories, each with Mem0 beside us, then what MCP adds to a search. Prints every table and
+writes .bench/suite.json.
 
     python -m benchmarks [--sizes 10000,100000,1000000] [--modes vector,keyword,hybrid] ...
 
@@ -13,7 +14,7 @@ import os
 import platform
 import time
 
-from benchmarks import locomo, scale
+from benchmarks import locomo, mcp_overhead, scale
 from benchmarks.harness import write_json
 
 
@@ -21,20 +22,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     locomo.add_arguments(parser)
     scale.add_arguments(parser)
+    mcp_overhead.add_arguments(parser)
     args = parser.parse_args()
     started = time.perf_counter()
     recall = locomo.run_from(args)
     latency = scale.run_from(args)
+    mcp = mcp_overhead.run_from(args)
     print("\nLoCoMo recall (dev split) through the HTTP API; Mem0 in-process")
     locomo.print_tables(recall)
     scale.print_tables(latency, args.clients)
+    mcp_overhead.print_table(mcp)
     settings = {
         **locomo.settings(),
         **scale.SETTINGS,
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
         "arguments": {name: str(value) for name, value in vars(args).items()},
     }
-    output = write_json("suite", {"settings": settings, "locomo": recall, "scale": latency})
+    output = write_json(
+        "suite", {"settings": settings, "locomo": recall, "scale": latency, "mcp": mcp}
+    )
     print(f"\nsuite took {time.perf_counter() - started:.0f} s; figures in {output}")
 
 

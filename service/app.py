@@ -26,6 +26,7 @@ from service.api.request_checks import check_request
 from service.api.request_log import RequestLogMiddleware
 from service.api.search import SearchController
 from service.composition import Services, build_services
+from service.mcp.http import McpHttp
 from service.settings import Settings
 
 
@@ -43,6 +44,7 @@ def create_app(services: Services, *, database_checked: bool = False) -> Litesta
     async def stop(app: Litestar) -> None:
         await services.close()
 
+    mcp = McpHttp(services)  # the MCP dialect at /mcp; not in the OpenAPI document
     app = Litestar(
         route_handlers=[
             MemoriesController,
@@ -53,6 +55,7 @@ def create_app(services: Services, *, database_checked: bool = False) -> Litesta
             readyz,
             prometheus_metrics,
             mem0_router,
+            mcp.route(),
         ],
         dependencies=service_dependencies(services),
         exception_handlers={
@@ -63,6 +66,7 @@ def create_app(services: Services, *, database_checked: bool = False) -> Litesta
         openapi_config=openapi_config(),
         on_startup=[start],
         on_shutdown=[stop],
+        lifespan=[mcp.lifespan],  # its sessions end before on_shutdown closes the services
         before_request=check_request,
         after_request=token_answerer(services.database.wal_position),
         middleware=[

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-import textwrap
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,33 +26,16 @@ from service.errors import (
     NotFound,
 )
 from service.logging import configure_logging, redact
+from service.mcp.command import MCP_HELP, add_mcp_arguments, serve_mcp_stdio
 from service.setting_fields import EMBEDDING, INGESTION, LOGGING, SECTIONS, STORAGE, Section
-from service.settings import SETTINGS, Settings
+from service.settings import Settings
+from service.settings_doc import env_help
 from service.storage.database import ALL_TENANTS, Database, check_pgvector_installed
 from service.storage.migrations import apply_migrations, ensure_schema_is_current
 
 log = structlog.get_logger("service.cli")
 
 _DATABASE = (STORAGE, LOGGING)  # what each command that opens the database reads
-
-
-def _env_help(sections: Sequence[Section]) -> str:
-    """The variables of ``sections``, as the end of a command's ``--help`` lists them."""
-    lines = ["environment variables:"]
-    for section in sections:
-        lines.append(f"  {section.title}:")
-        for each in SETTINGS:
-            if each.section != section:
-                continue
-            text = f"{each.doc} (default: {each.shown}; {each.parser.accepts})"
-            lines += textwrap.wrap(
-                text.replace("`", ""),
-                width=100,
-                initial_indent=f"    {each.env:<33} ",
-                subsequent_indent=" " * 38,
-                break_on_hyphens=False,
-            )
-    return "\n".join(lines)
 
 
 def _database_url(settings: Settings) -> str:
@@ -79,11 +61,8 @@ def _loaded_embedder(settings: Settings) -> Embedder:
     return embedder
 
 
-def serve(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn  # noqa: PLC0415  # only the serve command needs it
-
-    from service.app import create_asgi_app  # noqa: PLC0415  # heavy; keep other commands fast
-
+def prepare_to_serve(settings: Settings) -> tuple[str, Embedder]:
+    """The database and the loaded model, checked to serve together (`serve`, `mcp`)."""
     dsn = _database_url(settings)
     embedder = _loaded_embedder(settings)
     if settings.uses_embedded_postgres:
@@ -92,6 +71,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
     # Refused here, a wrong schema or model is one line on stderr, not a lifespan traceback.
     asyncio.run(check_database_serves(settings, dsn, embedder))
+    return dsn, embedder
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415  # only the serve command needs it
+
+    from service.app import create_asgi_app  # noqa: PLC0415  # heavy; keep other commands fast
+
+    dsn, embedder = prepare_to_serve(settings)
     log.info(
         "server.starting",
         host=args.host,
@@ -273,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="memory-service",
         description="A memory service for LLM applications (HTTP API over Postgres + pgvector).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_env_help(SECTIONS),
+        epilog=env_help(SECTIONS),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -284,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=help_text,
             description=help_text,
-            epilog=_env_help(env),
+            epilog=env_help(env),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler)
@@ -330,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job_commands(
         command("jobs", "Inspect and retry failed ingestion jobs (all tenants).", None, _DATABASE)
     )
+    add_mcp_arguments(command("mcp", MCP_HELP, serve_mcp_stdio, SECTIONS))
     export = command("openapi", "Print the OpenAPI document the server publishes.", openapi, [])
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     return parser

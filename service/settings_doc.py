@@ -9,15 +9,36 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.setting_fields import SECTIONS
+from service.setting_fields import SECTIONS, Section
 from service.settings import SETTINGS
 
 CONFIGURATION_DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 BEGIN = "<!-- settings: generated from service/settings.py by `make docs`; do not edit -->"
 END = "<!-- end of the generated settings -->"
+
+
+def env_help(sections: Sequence[Section]) -> str:
+    """The variables of ``sections``, as the end of a `memory-service` command's ``--help``
+    lists them."""
+    lines = ["environment variables:"]
+    for section in sections:
+        lines.append(f"  {section.title}:")
+        for each in SETTINGS:
+            if each.section != section:
+                continue
+            text = f"{each.doc} (default: {each.shown}; {each.parser.accepts})"
+            lines += textwrap.wrap(
+                text.replace("`", ""),
+                width=100,
+                initial_indent=f"    {each.env:<33} ",
+                subsequent_indent=" " * 38,
+                break_on_hyphens=False,
+            )
+    return "\n".join(lines)
 
 
 def settings_tables() -> str:

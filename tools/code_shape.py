@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LAYERS = ("api", "domain", "storage", "adapters")
+LAYERS = ("api", "mcp", "domain", "storage", "adapters")
 FOLDERS = ("service", "tests", "benchmarks", "migrations", "tools")
 MAX_FUNCTION_LINES = 80
 

@@ -21,6 +21,7 @@ from service.api.schemas import FieldError
 _BODY = "data"  # the handler parameter Litestar names in body errors
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>.*)`")
 _MISSING = re.compile(r"Object missing required field `(?P<field>.*)`")
+_AT = re.compile(r"`\$\.(?P<path>.+)`$")  # where msgspec says it failed: `$.items[0].text`
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")  # items[0].colour -> items, 0, colour
 _MAX_NAME_SHOWN = 40
 _SEQUENCES = (
@@ -40,7 +41,17 @@ def field_errors(request: Request[Any, Any, Any], extra: object) -> list[FieldEr
     return [_field_error(item, body_type) for item in items]
 
 
-def _field_error(item: dict[str, Any], body_type: Any) -> FieldError:
+def decoding_error(error: msgspec.ValidationError, struct_type: Any, whole: str) -> FieldError:
+    """msgspec's refusal of a value decoded as ``struct_type`` (e.g. a tool's arguments), worded
+    as a refused body is (``whole`` introduces the fields of the object itself, e.g. "the
+    arguments take")."""
+    text = str(error)
+    at = _AT.search(text)
+    item = {"message": text.split(" - ", 1)[0], "key": at and at["path"], "source": "body"}
+    return _field_error(item, struct_type, whole)
+
+
+def _field_error(item: dict[str, Any], body_type: Any, whole: str = "the body takes") -> FieldError:
     message = str(item.get("message", "invalid value"))
     key, source = item.get("key"), item.get("source")
     if source != "body":
@@ -51,7 +62,7 @@ def _field_error(item: dict[str, Any], body_type: Any) -> FieldError:
         message = f"unknown field `{field}`"
         takes = _fields_at(body_type, parent)
         if takes:
-            message += f"; {parent or 'the body'} takes: {', '.join(takes)}"
+            message += f"; {f'{parent} takes' if parent else whole}: {', '.join(takes)}"
         return FieldError(message=message, key=_join(parent, field), source=source)
     if missing := _MISSING.fullmatch(message):
         field = missing["field"]

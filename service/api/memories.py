@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -17,6 +18,7 @@ from service.api.add_schemas import (
     AddMemoryResponse,
     AddResult,
     BatchAddRequest,
+    ChatMessage,
 )
 from service.api.cursors import decode_cursor, encode_cursor
 from service.api.job_schemas import IngestJob
@@ -35,7 +37,7 @@ from service.api.schemas import (
 from service.domain.adding import AddRequest, AddService, Job, Turn
 from service.domain.filters import parse_filter
 from service.domain.json_depth import check_json_depth
-from service.domain.memories import KEEP_EXPIRY, MemoryService, TextToAdd
+from service.domain.memories import KEEP_EXPIRY, MemoryPage, MemoryService, TextToAdd
 from service.domain.texts import require_scope
 from service.domain.transfer import TransferService
 from service.errors import InvalidFilter, InvalidRequest
@@ -85,7 +87,7 @@ class MemoriesController(Controller):
             tenant.id,
             AddRequest(
                 scope=Scope(data.user_id, data.agent_id, data.run_id),
-                turns=_turns(data),
+                turns=turns_of(data.text, data.messages, data.created_at),
                 metadata=data.metadata,
                 infer=data.infer,
                 background=data.async_,
@@ -154,16 +156,9 @@ class MemoriesController(Controller):
         JSON filter expression (see MemoryFilter)."""
         scope = _require_scope(user_id, agent_id, run_id)
         page = await memory_service.list_page(
-            tenant.id, scope, parse_filter(_json_filter(filters)), limit, _page_cursor(cursor)
+            tenant.id, scope, parse_filter(_json_filter(filters)), limit, page_cursor(cursor)
         )
-        return MemoryList(
-            memories=[MemoryOut.of(memory) for memory in page.memories],
-            next_cursor=(
-                encode_cursor(page.next_cursor.created_at, page.next_cursor.id)
-                if page.next_cursor
-                else None
-            ),
-        )
+        return memory_list(page)
 
     @get(
         "/export",
@@ -307,16 +302,30 @@ def _require_scope(user_id: str | None, agent_id: str | None, run_id: str | None
     return scope
 
 
-def _turns(data: AddMemoryRequest) -> list[Turn]:
+def turns_of(
+    text: str | None, messages: list[ChatMessage] | None, created_at: datetime | None = None
+) -> list[Turn]:
     """The conversation to learn from; a plain ``text`` counts as one user message."""
-    if (data.text is None) == (data.messages is None):
+    if (text is None) == (messages is None):
         raise InvalidRequest("give exactly one of 'text' and 'messages'")
-    if data.text is not None:
-        return [Turn("user", data.text, timestamp=data.created_at)]
+    if text is not None:
+        return [Turn("user", text, timestamp=created_at)]
     return [
-        Turn(message.role, message.content, message.name, message.timestamp or data.created_at)
-        for message in data.messages or []
+        Turn(message.role, message.content, message.name, message.timestamp or created_at)
+        for message in messages or []
     ]
+
+
+def memory_list(page: MemoryPage) -> MemoryList:
+    """A page of a listing, with the cursor of the next one (the native dialect's form)."""
+    return MemoryList(
+        memories=[MemoryOut.of(memory) for memory in page.memories],
+        next_cursor=(
+            encode_cursor(page.next_cursor.created_at, page.next_cursor.id)
+            if page.next_cursor
+            else None
+        ),
+    )
 
 
 def _add_response(outcomes: list[AddOutcome]) -> AddMemoryResponse:
@@ -338,6 +347,6 @@ def _json_filter(raw: str | None) -> Any:
         raise InvalidFilter("'filters' holds a number too long to read; use fewer digits") from None
 
 
-def _page_cursor(raw: str | None) -> PageCursor | None:
+def page_cursor(raw: str | None) -> PageCursor | None:
     position = decode_cursor(raw)
     return PageCursor(*position) if position is not None else None

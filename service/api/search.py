@@ -7,8 +7,8 @@ from litestar import Controller, post
 from service.api.problems import problem_responses
 from service.api.search_schemas import SearchRequest, SearchResponse, SearchResult
 from service.domain.filters import parse_filter
-from service.domain.search import SearchService
-from service.models import Scope, Tenant
+from service.domain.search import SearchPlan, SearchService
+from service.models import Scope, SearchHit, Tenant
 
 
 class SearchController(Controller):
@@ -36,8 +36,12 @@ class SearchController(Controller):
             data.threshold,
             data.mode,
         )
-        return SearchResponse(
-            results=[SearchResult.of(hit) for hit in hits],
-            strategy=plan.strategy,  # type: ignore[arg-type]  # SearchPlan names one of the two
-            mode=plan.mode,
-        )
+        return search_response(hits, plan)
+
+
+def search_response(hits: list[SearchHit], plan: SearchPlan) -> SearchResponse:
+    return SearchResponse(
+        results=[SearchResult.of(hit) for hit in hits],
+        strategy=plan.strategy,  # type: ignore[arg-type]  # SearchPlan names one of the two
+        mode=plan.mode,
+    )

@@ -77,6 +77,17 @@ class ApiKeyService:
         self._cache[api_key] = (now, tenant)
         return tenant
 
+    async def tenant_named(self, name: str) -> Tenant:
+        """An existing tenant, for operator commands that act as one without its key."""
+        async with self._database.connection(ALL_TENANTS) as connection:
+            tenant = await store.find_tenant_by_name(connection, name)
+        if tenant is None:
+            raise NotFound(
+                f"no tenant named {name!r}; create it with `memory-service keys create --tenant "
+                f"{name}`"
+            )
+        return tenant
+
     async def create(self, tenant_name: str, label: str = "") -> CreatedKey:
         api_key = generate_api_key()
         async with self._database.transaction(ALL_TENANTS) as connection:

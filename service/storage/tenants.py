@@ -32,6 +32,11 @@ async def find_tenant_by_key_hash(connection: asyncpg.Connection, key_hash: byte
     return Tenant(row["id"], row["name"]) if row else None
 
 
+async def find_tenant_by_name(connection: asyncpg.Connection, name: str) -> Tenant | None:
+    row = await connection.fetchrow("SELECT id, name FROM tenants WHERE name = $1", name)
+    return Tenant(row["id"], row["name"]) if row else None
+
+
 async def get_or_create_tenant(connection: asyncpg.Connection, name: str) -> Tenant:
     row = await connection.fetchrow(
         """
