@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Litestar, asgi
+from litestar.exceptions import MethodNotAllowedException
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import Receive, Send
 from litestar.types import Scope as AsgiScope
@@ -59,6 +60,13 @@ class McpHttp:
 
     async def _handle(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         # Raised here, errors become the REST API's problems (the app's exception handlers).
+        if scope.get("method") != "POST":
+            # Stateless: no server-to-client stream to GET (it would stay open, idle, for
+            # good) and no session to DELETE; the specification's answer to both is 405.
+            raise MethodNotAllowedException(
+                detail=f"{MCP_PATH} takes POST only (stateless: no stream, no session to end)",
+                headers={"Allow": "POST"},
+            )
         api_key = api_key_of_headers(scope["headers"])
         tenant = await self._services.api_keys.authenticate(api_key)
         self._services.rate_limiter.take(hash_api_key(api_key or ""))

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import LiveServer, create_api_key
+from service.adapters.embedder import Embedder
+from service.settings import Settings
+from tests.conftest import LiveServer, create_api_key, start_server
 from tests.mcp.scenario import answer, http_client, refusal, run_scenario
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
@@ -264,3 +267,34 @@ def _nested(depth: int) -> dict[str, Any]:
     for _ in range(depth):
         value = {"a": value}
     return value
+
+
+def test_the_stateless_endpoint_refuses_streams_and_session_ends(
+    live_server: LiveServer, api_key: str
+) -> None:
+    for method in ("GET", "DELETE"):
+        response = httpx.request(
+            method, f"{live_server.base_url}/mcp", headers={**ACCEPT, **_bearer(api_key)}
+        )
+        assert response.status_code == 405, method
+        assert response.headers["allow"] == "POST"
+        assert response.json()["detail"] == (
+            "/mcp takes POST only (stateless: no stream, no session to end)"
+        )
+
+
+def test_two_different_keys_and_the_rate_limit_are_refused_as_over_rest(
+    test_settings: Settings, migrated_dsn: str, embedder: Embedder, api_key: str
+) -> None:
+    limited = replace(test_settings, rate_limit_per_s=0.01, rate_limit_burst=2)
+    server = start_server(limited, migrated_dsn, embedder)
+    try:
+        url, headers = f"{server.base_url}/mcp", {**ACCEPT, **_bearer(api_key)}
+        two_keys = httpx.post(url, json=LIST_TOOLS, headers={**headers, "X-API-Key": "msk_x"})
+        assert two_keys.status_code == 400
+        answers = [httpx.post(url, json=LIST_TOOLS, headers=headers) for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [200, 200, 429]
+        assert answers[2].headers["retry-after"] == "100"
+        assert answers[2].json()["detail"].startswith("too many requests for this API key")
+    finally:
+        server.stop()

@@ -76,21 +76,30 @@ def test_the_claude_desktop_configuration_serves_the_scenario(
     assert "peanuts" not in logged and "bees" not in logged  # no user text in any log line
 
 
-def test_a_wrong_key_serves_nothing(live_server: LiveServer) -> None:
+def test_a_wrong_key_or_an_unknown_tenant_serves_nothing(live_server: LiveServer) -> None:
     entry = claude_desktop_configuration()
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ["HOME"],
-        "MEMORY_API_KEY": "msk_not_a_key",
-        **_private_environment(live_server.dsn),
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"]}
+    base |= _private_environment(live_server.dsn)
+    launches = {  # both at once: each loads the model before it can say no
+        "--api-key (or MEMORY_API_KEY): unknown or revoked API key": {"MEMORY_API_KEY": "msk_no"},
+        "no tenant named 'nobody'; create it with `memory-service keys create --tenant nobody`": {
+            "MEMORY_TENANT": "nobody"
+        },
+    }
+    processes = {
+        message: subprocess.Popen(
+            [COMMAND, *entry["args"]],
+            env=base | env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for message, env in launches.items()
     }
 
-    done = subprocess.run(
-        [COMMAND, *entry["args"]], env=env, capture_output=True, text=True, timeout=300, input=""
-    )
-
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr.strip().endswith(
-        "memory-service: --api-key (or MEMORY_API_KEY): unknown or revoked API key"
-    )
+    for message, process in processes.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, stderr
+        assert stdout == ""
+        assert stderr.strip().endswith(f"memory-service: {message}")
