@@ -68,46 +68,38 @@ async def check_tools_are_described(client: Client) -> None:
 async def run_scenario(client: Client, user: str, pinned: bool = False) -> dict[str, str]:
     """Every tool once, in the order an assistant would use them; the ids of what it kept."""
     await check_tools_are_described(client)
-    added = await answer(
-        client,
-        "add_memory",
-        {
-            "text": "Alice is allergic to peanuts",
-            "user_id": user,
-            "metadata": {"kind": "health"},
-            "infer": False,
-        },
-    )
-    allergy = added["results"][0]["memory"]
-    assert added["results"][0]["event"] == "ADD"
-    assert (allergy["user_id"], allergy["metadata"]) == (user, {"kind": "health"})
-    told = await answer(
-        client,
-        "add_memory",
-        {
-            "messages": [
-                {"role": "user", "content": "I moved to Lisbon last spring"},
-                {"role": "assistant", "content": "Lisbon is lovely!"},
-            ],
-            "user_id": user,
-        },
-    )
-    # Without an LLM, what the user said is stored and the assistant's turn is not.
-    [moved] = [result["memory"] for result in told["results"]]
-    assert moved["text"] == "I moved to Lisbon last spring"
-    await _check_reading(client, user, allergy["id"], moved["id"])
+    allergy_id, moved_id = await _check_adding(client, user)
+    await _check_reading(client, user, allergy_id, moved_id)
     updated = await answer(
         client,
         "update_memory",
-        {"memory_id": allergy["id"], "text": "Alice is allergic to peanuts and walnuts"},
+        {"memory_id": allergy_id, "text": "Alice is allergic to peanuts and walnuts"},
     )
     assert updated["text"] == "Alice is allergic to peanuts and walnuts"
-    deleted = await answer(client, "delete_memory", {"memory_id": moved["id"]})
-    assert deleted == {"id": moved["id"], "deleted": True}
-    gone = await refusal(client, "get_memory", {"memory_id": moved["id"]})
-    assert gone == f"no memory with id {moved['id']} exists for this API key"
+    deleted = await answer(client, "delete_memory", {"memory_id": moved_id})
+    assert deleted == {"id": moved_id, "deleted": True}
+    gone = await refusal(client, "get_memory", {"memory_id": moved_id})
+    assert gone == f"no memory with id {moved_id} exists for this API key"
     await check_refusals(client, user, pinned)
-    return {"kept": allergy["id"], "deleted": moved["id"]}
+    return {"kept": allergy_id, "deleted": moved_id}
+
+
+async def _check_adding(client: Client, user: str) -> tuple[str, str]:
+    """A text and a conversation added; their memories' ids."""
+    text = {"text": "Alice is allergic to peanuts", "metadata": {"kind": "health"}}
+    added = await answer(client, "add_memory", {**text, "user_id": user, "infer": False})
+    allergy = added["results"][0]["memory"]
+    assert added["results"][0]["event"] == "ADD"
+    assert (allergy["user_id"], allergy["metadata"]) == (user, {"kind": "health"})
+    said = [
+        {"role": "user", "content": "I moved to Lisbon last spring"},
+        {"role": "assistant", "content": "Lisbon is lovely!"},
+    ]
+    told = await answer(client, "add_memory", {"messages": said, "user_id": user})
+    # Without an LLM, what the user said is stored and the assistant's turn is not.
+    [moved] = [result["memory"] for result in told["results"]]
+    assert moved["text"] == "I moved to Lisbon last spring"
+    return allergy["id"], moved["id"]
 
 
 async def _check_reading(client: Client, user: str, allergy_id: str, moved_id: str) -> None:
