@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shutil
 import subprocess
@@ -86,6 +87,21 @@ def fill(services: list[RunningService], size: int, pool_size: int, users: int) 
         asyncio.run(copy_memories(dsn, pool, 0, size, users))
 
 
+async def warm(dsn: str) -> None:
+    """Read the memories and their indexes through Postgres' buffers, as a server that has
+    been running holds them (in its buffers, or the kernel's cache behind them): a copied
+    data directory starts cold, and its first reads would measure the disk."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        await connection.execute(
+            "SELECT pg_prewarm(oid) FROM pg_class "
+            "WHERE relname LIKE 'memories%' AND relkind IN ('r', 'i')"
+        )
+    finally:
+        await connection.close()
+
+
 def alternate_searches(
     services: list[RunningService], searches: int, users: int
 ) -> list[dict[str, Any]]:
@@ -97,6 +113,7 @@ def alternate_searches(
             service.http.post("/v1/search", json=search_body(queries.take(), rng, users))
     latencies: list[list[float]] = [[] for _ in services]
     phases_before = [search_phase_totals(service.http) for service in services]
+    cpu_before = [cpu_seconds(service) for service in services]
     for number in range(searches):
         body = search_body(queries.take(), rng, users)
         order = list(range(len(services)))
@@ -107,13 +124,41 @@ def alternate_searches(
             services[index].http.post("/v1/search", json=body).raise_for_status()
             latencies[index].append((time.perf_counter() - started) * 1000)
     phases_after = [search_phase_totals(service.http) for service in services]
+    cpu_after = [cpu_seconds(service) for service in services]
     return [
         {
             "search_1_client": latency_summary(mine),
             "phases_mean_ms": phase_means_ms(before, after),
+            "cpu_ms_per_search": {
+                side: round((after_s - before_s) / searches * 1000, 2)
+                for side, before_s, after_s in zip(("service", "postgres"), *cpu, strict=True)
+            },
         }
-        for mine, before, after in zip(latencies, phases_before, phases_after, strict=True)
+        for mine, before, after, *cpu in zip(
+            latencies, phases_before, phases_after, cpu_before, cpu_after, strict=True
+        )
     ]
+
+
+def cpu_seconds(service: RunningService) -> tuple[float, float]:
+    """CPU time used so far by the service's process and by its Postgres (the postmaster and
+    its children). Unlike latency, it does not grow while other processes hold the CPU."""
+    postmaster = int((service.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    postgres = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process has just exited
+            continue
+        if int(stat.parent.name) == postmaster or int(fields[1]) == postmaster:
+            postgres += _ticks(fields)
+    service_fields = Path(f"/proc/{service.process.pid}/stat").read_text().rsplit(")", 1)[1]
+    return _ticks(service_fields.split()), postgres
+
+
+def _ticks(fields: list[str]) -> float:
+    # utime and stime, the 14th and 15th fields of /proc/PID/stat (here after the name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def concurrent_rounds(
@@ -132,16 +177,19 @@ def concurrent_rounds(
 def print_table(revisions: list[str], results: list[dict[str, Any]], clients: int) -> None:
     print(
         f"\n{'revision':<12} | 1 client p50/p95/p99 ms | embedding / database ms "
-        f"| adds/s single / batch | {clients} clients searches/s (each round)"
+        f"| CPU ms service / Postgres | adds/s single / batch "
+        f"| {clients} clients searches/s (each round)"
     )
     for revision, result in zip(revisions, results, strict=True):
         latency = result["search_1_client"]
         phases = result["phases_mean_ms"]
+        cpu = result["cpu_ms_per_search"]
         rates = " / ".join(str(rate) for rate in result["searches_per_s"])
         print(
             f"{revision:<12} | {latency['p50_ms']:>6} / {latency['p95_ms']:>6} / "
             f"{latency['p99_ms']:>6}  | {phases.get('embedding', 0):>9} / "
-            f"{phases.get('database', 0):<8}   | {result['add_single_per_s']:>6} / "
+            f"{phases.get('database', 0):<8}   | {cpu['service']:>7} / {cpu['postgres']:<8}     "
+            f"| {result['add_single_per_s']:>6} / "
             f"{result['add_batch_per_s']:<6}      | {rates}"
         )
 
@@ -161,6 +209,9 @@ def main() -> None:
         ]
         if args.copy_of is None:
             fill(services, args.size, args.pool, args.users)
+        else:
+            for service in services:
+                asyncio.run(warm(start_embedded_postgres(service.data_dir / "pgdata")))
         results = alternate_searches(services, args.searches, args.users)
         rates = concurrent_rounds(
             services, args.rounds, args.concurrent_searches, args.clients, args.users
