@@ -75,6 +75,7 @@ def create_app(services: Services, *, database_checked: bool = False) -> Litesta
                 api_keys=services.api_keys,
                 idempotency=services.idempotency,
                 max_body_bytes=settings.max_body_bytes,
+                wal_position=services.database.wal_position,
             )
         ],
         request_max_body_size=settings.max_body_bytes,

@@ -33,8 +33,8 @@ from service.models import Bm25Parameters
 from service.settings import Settings
 from service.storage.database import Database
 from service.storage.migrations import ensure_schema_is_current
-from service.storage.replica import ReadReplica
 from service.storage.model_registry import ensure_vector_space
+from service.storage.replica import ReadReplica
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +115,12 @@ def database_for(settings: Settings, dsn: str, *, min_size: int, max_size: int) 
 
 def _with_read_replica(settings: Settings, primary: Database) -> Database:
     if settings.database_read_url is not None:
-        replica = database_for(
-            settings, settings.database_read_url, min_size=0, max_size=primary.max_size
+        replica = Database(
+            settings.database_read_url,
+            min_size=0,
+            max_size=primary.max_size,
+            timeout_s=settings.replica_timeout_s,
+            statement_cache_size=settings.db_statement_cache_size,
         )
         primary.attach_replica(
             ReadReplica(

@@ -10,6 +10,7 @@ layer reads it when choosing where a read runs and marks it when a transaction c
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -43,18 +44,27 @@ class ReplicaSkipped(Exception):
 
 @dataclass
 class RequestConsistency:
-    """What one request asked for (``read_after``) and whether it committed a write."""
+    """The tokens a request sent (read only by the reads a replica may serve, so that a bad
+    one fails those and nothing else) and whether it committed a write."""
 
-    read_after: int | None = None
+    tokens: Sequence[str] = ()
     wrote: bool = False
+
+    def read_after(self) -> int | None:
+        """The WAL position a read must see; MalformedRequest for a bad token."""
+        if not self.tokens:
+            return None
+        if len(self.tokens) > 1:
+            raise MalformedRequest(f"give one {HEADER} header, not {len(self.tokens)}")
+        return parse_lsn(self.tokens[0])
 
 
 _current: ContextVar[RequestConsistency | None] = ContextVar("request_consistency", default=None)
 
 
-def start_request(token: str | None) -> RequestConsistency:
+def start_request(tokens: Sequence[str]) -> RequestConsistency:
     """Called once as a request starts (in its own task, so its context is its own)."""
-    consistency = RequestConsistency(parse_lsn(token) if token else None)
+    consistency = RequestConsistency(tokens)
     _current.set(consistency)
     return consistency
 

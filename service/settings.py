@@ -94,6 +94,13 @@ class Settings(IngestionSettings):
         doc="Longest a read with a consistency token waits for the replica to replay the write "
         "it names before it runs on the primary instead.",
     )
+    replica_timeout_s: float = STORAGE.setting(
+        "MEMORY_REPLICA_TIMEOUT_S",
+        default=1.0,
+        parse=number(minimum=0.05),
+        doc="Longest a read waits for the replica to connect or to answer before it runs on "
+        "the primary instead (a replica cut off by the network fails no read, it slows it).",
+    )
     replica_max_lag_s: float = STORAGE.setting(
         "MEMORY_REPLICA_MAX_LAG_S",
         default=2.0,

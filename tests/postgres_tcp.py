@@ -82,6 +82,10 @@ class TcpPostgres:
     def stop(self) -> None:
         self._pg_ctl("stop", "-w", "-m", "fast")
 
+    def reload(self) -> None:
+        """Re-read the configuration files (pg_hba.conf among them)."""
+        self._pg_ctl("reload")
+
     def stop_immediately(self) -> None:
         """As a crash would: no clean shutdown, connections cut."""
         self._pg_ctl("stop", "-w", "-m", "immediate")

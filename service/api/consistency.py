@@ -20,8 +20,9 @@ log = structlog.get_logger(__name__)
 
 
 def read_token(request: Request[Any, Any, Any]) -> None:
-    """Note the request's token (a malformed one is a 400) before its handler runs."""
-    start_request(request.headers.get(HEADER))
+    """Note the request's token before its handler runs (only a read parses it: a malformed
+    one answers 400 there, and probes and writes ignore it)."""
+    start_request(request.headers.getall(HEADER, []))
 
 
 def token_answerer(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 
 import structlog
 from litestar.enums import ScopeType
@@ -25,6 +26,8 @@ from litestar.types import (
 )
 
 from service.api.dependencies import api_key_of_headers
+from service.consistency import HEADER as CONSISTENCY_HEADER
+from service.consistency import format_lsn
 from service.domain.api_keys import ApiKeyService
 from service.domain.idempotency import (
     IdempotencyService,
@@ -33,7 +36,7 @@ from service.domain.idempotency import (
     Replay,
     request_fingerprint,
 )
-from service.errors import InvalidRequest, RequestInProgress, Unauthenticated
+from service.errors import DatabaseUnavailable, InvalidRequest, RequestInProgress, Unauthenticated
 from service.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -50,11 +53,13 @@ class IdempotencyMiddleware:
         api_keys: ApiKeyService,
         idempotency: IdempotencyService,
         max_body_bytes: int,
+        wal_position: Callable[[], Awaitable[int]],
     ) -> None:
         self.app = app
         self._api_keys = api_keys
         self._idempotency = idempotency
         self._max_body_bytes = max_body_bytes
+        self._wal_position = wal_position
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         http_scope = scope if scope["type"] == ScopeType.HTTP else None
@@ -72,7 +77,7 @@ class IdempotencyMiddleware:
         )
         claim = await self._idempotency.claim(tenant.id, key, fingerprint)
         if isinstance(claim, Replay):
-            await _send_replay(send, claim)
+            await _send_replay(send, claim, await _replay_token(self._wal_position, claim))
             return
         if isinstance(claim, KeyReused):
             raise InvalidRequest(
@@ -162,11 +167,24 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, Receive, bool
     return body, replay, complete
 
 
-async def _send_replay(send: Send, replay: Replay) -> None:
+async def _replay_token(wal_position: Callable[[], Awaitable[int]], replay: Replay) -> str | None:
+    """A replayed write's consistency token: the WAL position now, past the first write's
+    commit (the retry may be the one that needs it, its first answer lost)."""
+    if replay.status >= 400:
+        return None
+    try:
+        return format_lsn(await wal_position())
+    except DatabaseUnavailable:
+        return None
+
+
+async def _send_replay(send: Send, replay: Replay, token: str | None) -> None:
     headers = [
         (b"content-length", str(len(replay.body)).encode()),
         (b"idempotent-replayed", b"true"),
     ]
+    if token is not None:
+        headers.append((CONSISTENCY_HEADER.lower().encode(), token.encode()))
     if replay.content_type:
         headers.append((b"content-type", replay.content_type.encode("latin-1")))
     await send({"type": "http.response.start", "status": replay.status, "headers": headers})

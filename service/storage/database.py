@@ -50,6 +50,16 @@ _STARTUP_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InvalidCatalogNameError,
 )
 
+# A prepared statement gone (or there twice) between two transactions of one connection: a
+# pooler in transaction mode that does not carry prepared statements (PgBouncer before 1.21).
+_POOLER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.InvalidSQLStatementNameError,
+    asyncpg.exceptions.DuplicatePreparedStatementError,
+)
+_POOLER_HINT = (
+    "behind PgBouncer in transaction mode (before 1.21, or without max_prepared_statements) "
+    "set MEMORY_DB_STATEMENT_CACHE_SIZE=0"
+)
 UNAVAILABLE_DETAIL = "The database is unreachable right now; retry shortly."
 # How long a COMMIT whose answer was lost is watched for its outcome (10 x 0.1 s).
 COMMIT_CHECKS = 10
@@ -109,10 +119,13 @@ class Database:
         self._pool: asyncpg.Pool | None = None
         self._select_tenant = _SELECT_TENANT
         self._replica: ReadReplica | None = None
+        self._log_unavailable = True
 
     async def open(self, *, like: Database | None = None) -> None:
         """Connect. ``like``: a replica of that (open) primary, which may be down now: it
-        connects on first use and selects tenants the way the primary does."""
+        connects on first use, selects tenants the way the primary does, and leaves logging
+        its outages to the replica's own watch."""
+        self._log_unavailable = like is None
         self._pool = await asyncpg.create_pool(
             self.dsn,
             min_size=self._min_size if like is None else 0,
@@ -160,9 +173,9 @@ class Database:
         """``operation`` in a read-only transaction of ``tenant``, on the read replica when one
         is attached and has replayed what the request's consistency token names (else, or
         when it fails, on the primary: a read is safe to run twice)."""
+        consistency = current_consistency()
+        after = consistency.read_after() if consistency is not None else None  # checks it
         if self._replica is not None:
-            consistency = current_consistency()
-            after = consistency.read_after if consistency is not None else None
             try:
                 return await self._replica.serve(tenant, operation, after)
             except ReplicaSkipped as skipped:
@@ -194,8 +207,14 @@ class Database:
                     connection.terminate()
                     raise
         except CONNECTION_ERRORS as error:
-            log.warning("database.unavailable", error=type(error).__name__)
+            if self._log_unavailable:
+                log.warning("database.unavailable", error=type(error).__name__)
             raise DatabaseUnavailable(UNAVAILABLE_DETAIL) from error
+        except _POOLER_ERRORS as error:
+            log.error(
+                "database.prepared_statement_lost", error=type(error).__name__, hint=_POOLER_HINT
+            )
+            raise
 
     @asynccontextmanager
     async def _tenant_transaction(
@@ -262,6 +281,8 @@ class Database:
                 await connection.fetchval("SELECT 1")
         except DatabaseUnavailable:
             return False
+        except _POOLER_ERRORS:
+            return False
         return True
 
 
@@ -296,9 +317,12 @@ async def _tenant_selection_sql(connection: asyncpg.Connection) -> str:
     return _SELECT_TENANT
 
 
-async def wait_for_database(dsn: str, timeout_s: float) -> asyncpg.Connection:
+async def wait_for_database(
+    dsn: str, timeout_s: float, *, setting: str = "DATABASE_URL"
+) -> asyncpg.Connection:
     """Connect, retrying with backoff while the server is not up yet (e.g. pods starting
-    together); each wait is logged with the reason. Gives up after ``timeout_s``."""
+    together); each wait is logged with the reason. Gives up after ``timeout_s``. Errors name
+    ``setting``, where the URL came from."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     delay_s = 0.5
@@ -308,18 +332,18 @@ async def wait_for_database(dsn: str, timeout_s: float) -> asyncpg.Connection:
         except asyncpg.exceptions.InvalidAuthorizationSpecificationError:
             # Waiting will not fix a wrong user or password; say so at once (without either).
             raise ConfigurationError(
-                "the database refused the user or password in DATABASE_URL; check both"
+                f"the database refused the user or password in {setting}; check both"
             ) from None
         except (asyncpg.exceptions.ClientConfigurationError, ValueError):
             raise ConfigurationError(
-                "DATABASE_URL is not a valid Postgres URL "
+                f"{setting} is not a valid Postgres URL "
                 "(postgresql://user:password@host:port/database)"
             ) from None
         except _STARTUP_ERRORS as error:
             remaining_s = deadline - loop.time()
             if remaining_s <= 0:
                 raise DatabaseUnavailable(
-                    f"could not reach the database at DATABASE_URL within {timeout_s:.0f} s: "
+                    f"could not reach the database at {setting} within {timeout_s:.0f} s: "
                     f"{type(error).__name__}: {error}"
                 ) from None
             log.warning(

@@ -20,10 +20,13 @@ import httpx
 import pytest
 
 from service.adapters.embedder import Embedder
+from service.composition import build_services
+from service.errors import ConfigurationError
 from service.settings import Settings
 from service.storage.migrations import apply_migrations
 from tests.conftest import LiveServer, create_api_key, start_server
 from tests.postgres_tcp import TcpPostgres, start_streaming_replica, start_tcp_postgres
+from tests.round_robin_proxy import RoundRobinProxy
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
 TOKEN = "Consistency-Token"
@@ -219,6 +222,103 @@ def test_stopping_the_replica_mid_load_fails_no_read(replicated: Replicated) -> 
     counts = served(before, replicated.reads())
     assert counts.get(("replica", "replica"), 0) > 0, counts
     assert counts.get(("primary", "replica_unreachable"), 0) > 0, counts
+
+    replicated.replica.start()
+    http = httpx.Client(
+        base_url=replicated.server.base_url,
+        headers={"Authorization": f"Bearer {replicated.key}"},
+    )
+    before = replicated.reads()
+    deadline = time.monotonic() + 15
+    while not served(before, replicated.reads()).get(("replica", "replica")):
+        assert time.monotonic() < deadline, "reads never came back to the restarted replica"
+        assert http.get("/v1/memories", params={"user_id": "s"}).status_code == 200
+        time.sleep(0.2)
+
+
+def test_token_reads_see_their_write_when_one_url_spreads_over_two_replicas(
+    replicated: Replicated, embedder: Embedder
+) -> None:
+    """A Kubernetes Service in front of several replicas hands each connection to any of
+    them: each read must judge the replica its own connection reached."""
+    replicated.delay_replay(0)
+    slow = start_streaming_replica(replicated.primary)
+    proxy = RoundRobinProxy([replicated.replica.port, slow.port])
+    server = None
+    try:
+        slow.execute("ALTER SYSTEM SET recovery_min_apply_delay = '3000ms'")
+        slow.execute("SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        read_url = replicated.replica.dsn.replace(f":{replicated.replica.port}/", f":{proxy.port}/")
+        settings = replace(replicated.server.settings, database_read_url=read_url)
+        server = start_server(settings, replicated.primary.dsn, embedder)
+        behind_proxy = replace(replicated, server=server)
+        before = behind_proxy.reads()
+
+        assert asyncio.run(pairs(behind_proxy, 90, first=5000)) == []
+
+        counts = served(before, behind_proxy.reads())
+        assert counts.get(("replica", "replica"), 0) > 0, counts
+        assert counts.get(("primary", "token_wait"), 0) > 0, counts
+    finally:
+        if server is not None:
+            server.stop()
+        proxy.close()
+        slow.remove()
+
+
+def test_a_replica_refusing_logins_fails_no_read(replicated: Replicated) -> None:
+    """A rotated password or a rebuilt replica: new connections are refused; reads go to the
+    primary, and come back once it lets the service in again."""
+    replicated.delay_replay(0)
+    hba = replicated.replica.root / "pgdata" / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("host all all 127.0.0.1/32 reject\n" + original)
+    replicated.replica.reload()
+
+    async def burst() -> list[int]:
+        async with replicated.client() as http:
+            answers = await asyncio.gather(
+                *(http.get("/v1/memories", params={"user_id": f"r{n}"}) for n in range(16))
+            )
+        return [answer.status_code for answer in answers]
+
+    try:
+        before = replicated.reads()
+        for _ in range(3):
+            assert set(asyncio.run(burst())) == {200}
+            time.sleep(0.3)
+        counts = served(before, replicated.reads())
+        assert counts.get(("primary", "replica_unreachable"), 0) > 0, counts
+    finally:
+        hba.write_text(original)
+        replicated.replica.reload()
+    deadline = time.monotonic() + 15
+    before = replicated.reads()
+    while not served(before, replicated.reads()).get(("replica", "replica")):
+        assert time.monotonic() < deadline, "reads never came back to the replica"
+        asyncio.run(burst())
+        time.sleep(0.3)
+
+
+def test_a_read_url_of_another_cluster_is_refused_at_start(
+    replicated: Replicated, embedder: Embedder
+) -> None:
+    stranger = start_tcp_postgres(PASSWORD)
+    settings = replace(replicated.server.settings, database_read_url=stranger.dsn)
+    services = build_services(settings, replicated.primary.dsn, embedder)
+
+    async def open_and_close() -> None:
+        try:
+            await services.database.open()
+        finally:
+            await services.database.close()
+
+    try:
+        with pytest.raises(ConfigurationError, match="another database cluster"):
+            asyncio.run(open_and_close())
+    finally:
+        stranger.remove()
 
 
 def test_a_malformed_token_is_a_problem(replicated: Replicated) -> None:
