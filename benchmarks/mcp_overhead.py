@@ -1,9 +1,11 @@
 """What MCP adds to a search: the same search (scope, limit, hybrid mode) through REST and
 through /mcp, from one client, interleaved so that both meet the same machine.
 
-`memory-service serve` runs on a fresh embedded Postgres (rate limit off) holding --memories
-synthetic memories of --users users. Each round runs one search through each path, in a
-rotating order, every query a distinct question. The paths:
+`memory-service serve` runs on a fresh embedded Postgres (rate limit off) holding
+--mcp-memories synthetic memories of --mcp-users users. Each round runs ten searches through
+each path in turn, the path leading rotating, every query a distinct question; besides each
+search's latency, the service process's CPU time per search is read from /proc, a figure the
+load of other processes on the machine does not inflate as it does latencies. The paths:
 
 - REST: POST /v1/search with httpx;
 - MCP, JSON-RPC: the same tools/call posted with httpx as a thin client sends it (handshake
@@ -18,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
 from mcp import Client
@@ -34,7 +38,14 @@ from benchmarks.scale_measure import QueryTexts, latency_summary, user_of
 
 Search = Callable[[str, str], Awaitable[None]]
 PATHS = ("rest", "mcp_jsonrpc", "mcp_sdk_2026", "mcp_sdk_handshake")
-WARM_UP = 20
+LABELS = {
+    "rest": "REST POST /v1/search",
+    "mcp_jsonrpc": "MCP tools/call, JSON-RPC over httpx",
+    "mcp_sdk_2026": "MCP, Python SDK client, 2026-07-28",
+    "mcp_sdk_handshake": "MCP, Python SDK client, 2025-11-25",
+}
+BLOCK = 10  # searches of one path in a row
+WARM_UP = 2  # blocks
 LIMIT = 10
 
 
@@ -75,23 +86,47 @@ def sdk_search(client: Client) -> Search:
     return search
 
 
-async def measure(searches: dict[str, Search], rounds: int, users: int) -> dict[str, list[float]]:
-    """Milliseconds per search of each path; the first WARM_UP rounds are not kept."""
+class Measured(NamedTuple):
+    latencies_ms: dict[str, list[float]]  # per search, per path
+    cpu_s: dict[str, float]  # the service process's CPU while each path's searches ran
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds ``pid`` has used (user and system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(
+    searches: dict[str, Search], blocks: int, users: int, service_pid: int
+) -> Measured:
+    """Blocks of BLOCK searches per path, each path leading in turn; the first WARM_UP blocks
+    are not kept. The service's CPU per block tells its own cost apart from the machine's load
+    (which the latencies carry too)."""
     queries, rng = QueryTexts(), random.Random(5)
-    latencies: dict[str, list[float]] = {path: [] for path in searches}
+    measured = Measured({path: [] for path in searches}, dict.fromkeys(searches, 0.0))
     order = list(searches)
-    for round_ in range(WARM_UP + rounds):
-        order = order[1:] + order[:1]  # each path leads in turn
+    for block in range(WARM_UP + blocks):
+        order = order[1:] + order[:1]
         user = user_of(rng.randrange(users), users)
         for path in order:
-            started = time.perf_counter()
-            await searches[path](queries.take(), user)
-            if round_ >= WARM_UP:
-                latencies[path].append((time.perf_counter() - started) * 1000)
-    return latencies
+            cpu_before = process_cpu_s(service_pid)
+            latencies = [await _timed(searches[path], queries.take(), user) for _ in range(BLOCK)]
+            if block >= WARM_UP:
+                measured.cpu_s[path] += process_cpu_s(service_pid) - cpu_before
+                measured.latencies_ms[path] += latencies
+    return measured
 
 
-async def measure_paths(base_url: str, headers: dict[str, str], rounds: int, users: int) -> Any:
+async def _timed(search: Search, query: str, user: str) -> float:
+    started = time.perf_counter()
+    await search(query, user)
+    return (time.perf_counter() - started) * 1000
+
+
+async def measure_paths(
+    base_url: str, headers: dict[str, str], blocks: int, users: int, service_pid: int
+) -> Measured:
     async with (
         httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as http,
         create_mcp_http_client(headers=headers) as mcp_http,
@@ -107,21 +142,26 @@ async def measure_paths(base_url: str, headers: dict[str, str], rounds: int, use
             "mcp_sdk_2026": sdk_search(modern),
             "mcp_sdk_handshake": sdk_search(handshake),
         }
-        return await measure(searches, rounds, users)
+        return await measure(searches, blocks, users, service_pid)
 
 
 def run(memories: int, users: int, searches: int) -> dict[str, Any]:
+    blocks = max(1, searches // BLOCK)
     with running_process(SERVICE_SETTINGS) as service:
         seed_through_api(service.http, memories, users)
         headers = {"Authorization": service.http.headers["Authorization"]}
-        latencies = asyncio.run(
-            measure_paths(str(service.http.base_url).rstrip("/"), headers, searches, users)
-        )
-    summaries = {path: latency_summary(latencies[path]) for path in PATHS}
-    rest_p50 = summaries["rest"]["p50_ms"]
+        base_url = str(service.http.base_url).rstrip("/")
+        measured = asyncio.run(measure_paths(base_url, headers, blocks, users, service.process.pid))
+    summaries = {}
+    for path in PATHS:
+        summary: dict[str, float] = latency_summary(measured.latencies_ms[path])
+        summary["service_cpu_ms"] = round(measured.cpu_s[path] / (blocks * BLOCK) * 1000, 2)
+        summaries[path] = summary
     for path in PATHS[1:]:
-        summaries[path]["p50_added_ms"] = round(summaries[path]["p50_ms"] - rest_p50, 2)
-    return {"memories": memories, "users": users, "searches": searches, "paths": summaries}
+        for figure in ("p50_ms", "service_cpu_ms"):
+            added = summaries[path][figure] - summaries["rest"][figure]
+            summaries[path][f"{figure}_added"] = round(added, 2)
+    return {"memories": memories, "users": users, "searches": blocks * BLOCK, "paths": summaries}
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -129,19 +169,23 @@ def print_table(results: dict[str, Any]) -> None:
         f"\nSearch through REST and through MCP, 1 client, {results['memories']} memories, "
         f"{LIMIT} results, {results['searches']} searches each"
     )
-    header = f"{'path':<40} | {'p50 ms':>7} | {'p95 ms':>7} | {'p50 added':>9}"
+    header = (
+        f"{'path':<40} | {'p50 ms':>7} | {'p95 ms':>7} | {'p50 added':>9} | "
+        f"{'service CPU ms':>14} | {'CPU added':>9}"
+    )
     print(header)
     print("-" * len(header))
-    labels = {
-        "rest": "REST POST /v1/search",
-        "mcp_jsonrpc": "MCP tools/call, JSON-RPC over httpx",
-        "mcp_sdk_2026": "MCP, Python SDK client, 2026-07-28",
-        "mcp_sdk_handshake": "MCP, Python SDK client, 2025-11-25",
-    }
     for path, summary in results["paths"].items():
-        added = summary.get("p50_added_ms")
-        shown = "" if added is None else f"{added:+.2f}"
-        print(f"{labels[path]:<40} | {summary['p50_ms']:>7} | {summary['p95_ms']:>7} | {shown:>9}")
+        print(
+            f"{LABELS[path]:<40} | {summary['p50_ms']:>7} | {summary['p95_ms']:>7} | "
+            f"{_added(summary, 'p50_ms'):>9} | {summary['service_cpu_ms']:>14} | "
+            f"{_added(summary, 'service_cpu_ms'):>9}"
+        )
+
+
+def _added(summary: dict[str, float], figure: str) -> str:
+    added = summary.get(f"{figure}_added")
+    return "" if added is None else f"{added:+.2f}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
