@@ -4,6 +4,7 @@ would. Transports (HTTP, stdio) only say who the caller is."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,8 +87,7 @@ async def _call(
     started = time.perf_counter()
     outcome = "ok"
     try:
-        # The REST API's limit on a body's nesting, on what stands for the body here.
-        check_json_depth(msgspec.json.encode(arguments), "the arguments object")
+        check_json_depth(_as_json(arguments), "the arguments object")
         decoded = msgspec.convert(arguments, tool.arguments, strict=True)
         answer = await tool.handler(services, context.caller, decoded)
     except msgspec.ValidationError as error:
@@ -110,6 +110,16 @@ async def _call(
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
     return _tool_answer(answer, tool)
+
+
+def _as_json(arguments: dict[str, Any]) -> bytes:
+    """The arguments as a JSON document, to hold them to the REST API's limit on a body's
+    nesting. A lone surrogate, which msgspec does not encode, is escaped by json (and then
+    refused by name by the domain's checks of every stored text)."""
+    try:
+        return msgspec.json.encode(arguments)
+    except UnicodeEncodeError:
+        return json.dumps(arguments).encode()
 
 
 def _listed(tool: Tool) -> types.Tool:

@@ -245,6 +245,9 @@ def test_hostile_protocol_input_is_answered_not_crashed(
     assert not_an_object.json()["error"]["code"] == unknown_tool.json()["error"]["code"] == -32602
     assert "unknown tool 'drop_tables'" in unknown_tool.json()["error"]["message"]
     assert post(content=b'{"jsonrpc": "2.0", "id": 1, "meth').status_code == 400
+    surrogate = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": '
+    surrogate += b'"add_memory", "arguments": {"text": "a\\ud800", "user_id": "u"}}}'
+    assert post(content=surrogate).status_code == 400  # the SDK's parser refuses it
     too_big = post(_rpc("add_memory", {"text": "x" * 2_000_000, "user_id": "u"}))
     assert too_big.status_code == 413
     # Nesting: the REST API's limit as a tool error; deeper, the SDK's parser refuses the body.
