@@ -15,7 +15,7 @@ from mcp.shared.exceptions import MCPError
 from service.adapters.embedder import Embedder
 from service.settings import Settings
 from tests.conftest import LiveServer, create_api_key, start_server
-from tests.mcp.scenario import answer, http_client, refusal, run_scenario
+from tests.mcp.scenario import TOOL_NAMES, answer, http_client, refusal, run_scenario
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
@@ -301,3 +301,16 @@ def test_two_different_keys_and_the_rate_limit_are_refused_as_over_rest(
         assert answers[2].json()["detail"].startswith("too many requests for this API key")
     finally:
         server.stop()
+
+
+def test_the_endpoint_answers_with_a_trailing_slash_too(
+    live_server: LiveServer, api_key: str
+) -> None:
+    response = httpx.post(
+        f"{live_server.base_url}/mcp/?user_id=alice",
+        json=LIST_TOOLS,
+        headers={**ACCEPT, **_bearer(api_key)},
+    )
+
+    assert response.status_code == 200
+    assert {tool["name"] for tool in response.json()["result"]["tools"]} == TOOL_NAMES

@@ -7,6 +7,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 MEM0_PREFIX = "/mem0"
 CLIENT_PATH = "client_path"  # key in the scope's state: the path before it was moved
+# Paths with a slash that are not Mem0's: the root, and /mcp/ (MCP clients and configurations
+# often end the endpoint with a slash).
+_NOT_MEM0 = frozenset({"/", "/mcp/"})
 
 
 class Mem0PathRouting:
@@ -23,7 +26,11 @@ class Mem0PathRouting:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
             path: str = scope["path"]
-            if path != "/" and path.endswith("/") and not path.startswith(MEM0_PREFIX + "/"):
+            if (
+                path not in _NOT_MEM0
+                and path.endswith("/")
+                and not path.startswith(MEM0_PREFIX + "/")
+            ):
                 # In place: the request log outside reads the matched route from this scope.
                 raw_path = scope.get("raw_path") or path.encode()
                 # Problems name the path the client called, not this internal one.
