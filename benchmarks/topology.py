@@ -21,23 +21,13 @@ import uuid
 from contextlib import ExitStack
 from typing import Any
 
-import asyncpg
-
-from benchmarks.compare_revisions import alternate_searches, concurrent_rounds
+from benchmarks.compare_revisions import alternate_searches, concurrent_rounds, empty_memories
 from benchmarks.harness import SERVICE_SETTINGS, RunningService, running_process, write_json
 from benchmarks.scale import copy_memories, read_pool, seed_through_api
 from tests.pgbouncer import start_pgbouncer
 from tests.postgres_tcp import start_streaming_replica, start_tcp_postgres
 
 TOPOLOGIES = ("direct", "pgbouncer", "replica")
-
-
-async def only_the_copied_rows(dsn: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute("TRUNCATE memories CASCADE")
-    finally:
-        await connection.close()
 
 
 def cli(dsn: str, *arguments: str) -> str:
@@ -65,7 +55,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         direct = serve(stack, key, {"DATABASE_URL": primary.dsn})
         seed_through_api(direct.http, args.pool, args.users)
         pool = asyncio.run(read_pool(primary.dsn))
-        asyncio.run(only_the_copied_rows(primary.dsn))
+        asyncio.run(empty_memories(primary.dsn))
         asyncio.run(copy_memories(primary.dsn, pool, 0, args.size, args.users))
         replica = start_streaming_replica(primary)
         stack.callback(replica.remove)
