@@ -8,8 +8,8 @@ search's latency, the service process's CPU time per search is read from /proc, 
 load of other processes on the machine does not inflate as it does latencies. The paths:
 
 - REST: POST /v1/search with httpx;
-- MCP, JSON-RPC: the same tools/call posted with httpx as a thin client sends it (handshake
-  protocol 2025-11-25): what the server side of MCP costs;
+- MCP, JSON-RPC: the same tools/call posted with httpx as a thin client sends it, in protocol
+  2025-11-25 (after the handshake) and 2026-07-28: what the server side of MCP costs;
 - MCP, Python SDK: the official client (mcp 2.x), as an agent would call it, over the
   2026-07-28 protocol and over the 2025-11-25 handshake (which today's desktop clients speak).
 
@@ -37,10 +37,18 @@ from benchmarks.scale import seed_through_api
 from benchmarks.scale_measure import QueryTexts, latency_summary, user_of
 
 Search = Callable[[str, str], Awaitable[None]]
-PATHS = ("rest", "mcp_jsonrpc", "mcp_sdk_2026", "mcp_sdk_handshake")
+PATHS = ("rest", "mcp_jsonrpc", "mcp_jsonrpc_2026", "mcp_sdk_2026", "mcp_sdk_handshake")
+HANDSHAKE, MODERN = "2025-11-25", "2026-07-28"
+# What a 2026-07-28 request carries in _meta in place of the handshake.
+ENVELOPE = {
+    "protocolVersion": MODERN,
+    "clientInfo": {"name": "benchmarks", "version": "1"},
+    "clientCapabilities": {},
+}
 LABELS = {
     "rest": "REST POST /v1/search",
-    "mcp_jsonrpc": "MCP tools/call, JSON-RPC over httpx",
+    "mcp_jsonrpc": "MCP, JSON-RPC over httpx, 2025-11-25",
+    "mcp_jsonrpc_2026": "MCP, JSON-RPC over httpx, 2026-07-28",
     "mcp_sdk_2026": "MCP, Python SDK client, 2026-07-28",
     "mcp_sdk_handshake": "MCP, Python SDK client, 2025-11-25",
 }
@@ -58,15 +66,19 @@ def rest_search(http: httpx.AsyncClient) -> Search:
     return search
 
 
-def jsonrpc_search(http: httpx.AsyncClient) -> Search:
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": "2025-11-25",
-    }
+def jsonrpc_search(http: httpx.AsyncClient, protocol: str) -> Search:
+    """tools/call as one POST; 2026-07-28 carries its version in the headers and in _meta."""
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": protocol}
+    meta = {}
+    if protocol == MODERN:
+        headers |= {"Mcp-Method": "tools/call", "Mcp-Name": "search_memories"}
+        meta = {
+            "_meta": {f"io.modelcontextprotocol/{key}": value for key, value in ENVELOPE.items()}
+        }
 
     async def search(query: str, user: str) -> None:
         arguments = {"query": query, "user_id": user, "limit": LIMIT}
-        call = {"name": "search_memories", "arguments": arguments}
+        call = {"name": "search_memories", "arguments": arguments, **meta}
         message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}
         response = await http.post("/mcp", json=message, headers=headers)
         response.raise_for_status()
@@ -138,7 +150,8 @@ async def measure_paths(
     ):
         searches = {
             "rest": rest_search(http),
-            "mcp_jsonrpc": jsonrpc_search(http),
+            "mcp_jsonrpc": jsonrpc_search(http, HANDSHAKE),
+            "mcp_jsonrpc_2026": jsonrpc_search(http, MODERN),
             "mcp_sdk_2026": sdk_search(modern),
             "mcp_sdk_handshake": sdk_search(handshake),
         }
