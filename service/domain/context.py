@@ -15,6 +15,7 @@ header and one line fit, or the scope holds nothing, the block is empty ("" and 
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,7 +147,18 @@ def query_of_messages(messages: Sequence[Turn], limits: ContextLimits) -> str:
             "'messages' holds no user turn: the query is drawn from what the user said; "
             "give at least one message with role 'user', or give 'query'"
         )
-    return "\n".join(said)[-MAX_QUERY_CHARS:].strip()
+    # Each turn's words only: trailing blanks or invisible characters must not fill the cut
+    # and leave nothing to search for.
+    words = [" ".join(_visible(turn).split()) for turn in said]
+    query = "\n".join(turn for turn in words if turn)[-MAX_QUERY_CHARS:].strip()
+    if not query:
+        raise InvalidRequest("the user turns in 'messages' hold no words to search for")
+    return query
+
+
+def _visible(text: str) -> str:
+    """``text`` without format characters (zero-width spaces and joiners, direction marks)."""
+    return "".join(char for char in text if unicodedata.category(char) != "Cf")
 
 
 def pack(

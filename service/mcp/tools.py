@@ -94,7 +94,15 @@ async def get_context(
 
 
 def _context_text(answer: ContextResponse) -> str:
-    return answer.context or "No stored memory is relevant to this query."
+    if answer.context:
+        return answer.context
+    if answer.omitted:
+        # Not "nothing relevant": a model would read that as "no allergies known".
+        return (
+            f"{answer.omitted} relevant memories were found but none fits in max_tokens="
+            f"{answer.max_tokens}; ask again with a larger max_tokens."
+        )
+    return "No stored memory is relevant to this query."
 
 
 async def list_memories(

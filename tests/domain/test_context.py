@@ -86,6 +86,14 @@ def test_the_query_is_the_last_user_turns() -> None:
     assert query.endswith("old\nWhat about peanuts?")
 
 
+@pytest.mark.parametrize("tail", [" " * 1200, "\n" * 1200, "\u200b" * 1200, " \u200d\t" * 400])
+def test_trailing_blanks_or_invisible_characters_leave_the_words_to_search(tail: str) -> None:
+    question = "Can I eat shrimp tonight?"
+    assert query_of_messages([Turn("user", question + tail)], LIMITS) == question
+    turns = [Turn("user", "Lunch at noon?"), Turn("user", "\u200b" * 900 + question)]
+    assert query_of_messages(turns, LIMITS) == f"Lunch at noon?\n{question}"
+
+
 @pytest.mark.parametrize(
     ("turns", "detail"),
     [
