@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.domain.memories import memory_not_found
+from service.domain.texts import require_scope
 from service.errors import InvalidRequest
 from service.models import SCOPE_FIELDS, Memory, Scope, Tenant
 
@@ -39,3 +40,19 @@ class Caller:
         if any(getattr(memory.scope, name) != value for name, value in self.pinned.items()):
             raise memory_not_found(memory.id)
         return memory
+
+
+def pinned_ids(scope: Scope) -> Scope:
+    """``scope`` as a connection's pins: ids a memory could carry (REST's rules: a visible
+    character, storable, not too long), without spaces around them. REST keeps such spaces
+    (" alice" is not "alice") but an HTTP header loses them, so a pin refuses them rather than
+    fence another id than it shows."""
+    if scope.is_empty:
+        return scope
+    require_scope(scope)
+    for name, value in scope.items():
+        if value != value.strip():
+            raise InvalidRequest(
+                f"the {name} pin has spaces around it; ids are matched exactly: remove them"
+            )
+    return scope

@@ -24,9 +24,8 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from service.api.dependencies import api_key_of_headers
 from service.composition import Services
 from service.domain.api_keys import hash_api_key
-from service.domain.texts import require_scope
 from service.errors import MalformedRequest
-from service.mcp.caller import Caller
+from service.mcp.caller import Caller, pinned_ids
 from service.mcp.server import CallContext, build_server
 from service.models import SCOPE_FIELDS, Scope
 
@@ -94,10 +93,7 @@ def pinned_scope(headers: Iterable[tuple[bytes, bytes]], query_string: bytes) ->
             raise MalformedRequest(
                 f"{name} is pinned twice with different values (header and/or URL); pin it once"
             )
-    scope = Scope(**pins)
-    if not scope.is_empty:
-        require_scope(scope)
-    return scope
+    return pinned_ids(Scope(**pins))
 
 
 def _query_pins(query_string: bytes) -> list[tuple[str, str]]:
@@ -121,7 +117,7 @@ def _header_pins(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]
         if field is None:
             continue
         try:
-            pins.append((field, raw.decode("utf-8").strip()))
+            pins.append((field, raw.decode("utf-8")))  # not stripped: refused like a URL's
         except UnicodeDecodeError:
             raise MalformedRequest(f"the {name.decode()} header is not valid UTF-8") from None
     return pins

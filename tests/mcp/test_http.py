@@ -212,6 +212,12 @@ def test_a_pinned_user_is_the_default_and_a_fence(
         ),
         ("/mcp?user_id=", {}, 422, "user_id must have a visible character"),
         ("/mcp?agent_id=%E2%80%8B", {}, 422, "agent_id must have a visible character"),
+        (
+            "/mcp?user_id=%20alice",
+            {},
+            422,
+            "the user_id pin has spaces around it; ids are matched exactly: remove them",
+        ),
     ],
 )
 def test_a_pin_that_cannot_be_meant_is_refused_before_any_session(
