@@ -103,7 +103,11 @@ def _check_media_type(request: Request[Any, Any, Any], accepted: Collection[str]
     data is not JSON, and a browser sends those cross-site without a CORS preflight. curl's
     ``-d`` sends application/x-www-form-urlencoded unless told otherwise, so the detail says
     how to send JSON (docs/api.md, the README walkthrough)."""
-    header = request.headers.get("content-type")
+    check_media_type(request.headers.get("content-type"), accepted)
+
+
+def check_media_type(header: str | None, accepted: Collection[str] = ()) -> None:
+    """The check of _check_media_type on a Content-Type header's value (also /mcp's)."""
     if header is None:
         return
     media_type = header.split(";", 1)[0].strip().lower()

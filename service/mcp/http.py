@@ -14,14 +14,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Litestar, asgi
-from litestar.exceptions import MethodNotAllowedException
+from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.handlers import ASGIRouteHandler
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from litestar.types import Receive, Send
 from litestar.types import Scope as AsgiScope
 from mcp.server import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from service.api.dependencies import api_key_of_headers
+from service.api.request_checks import check_media_type
 from service.composition import Services
 from service.domain.api_keys import hash_api_key
 from service.errors import MalformedRequest
@@ -69,11 +71,26 @@ class McpHttp:
         api_key = api_key_of_headers(scope["headers"])
         tenant = await self._services.api_keys.authenticate(api_key)
         self._services.rate_limiter.take(hash_api_key(api_key or ""))
+        self._check_body_headers(scope["headers"])
         pinned = pinned_scope(scope["headers"], scope["query_string"])
         state = scope.setdefault("state", {})
         state["tenant"] = tenant.name  # for the request log
         state[_CALL_CONTEXT] = CallContext(Caller(tenant, pinned), state.get("request_id"))
         await self._manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
+
+    def _check_body_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        """Refused here as REST refuses them (problems), not by the SDK (plain text): a
+        declared body over the limit and a Content-Type that is not JSON."""
+        values = {name.lower(): value.decode("latin-1") for name, value in headers}
+        check_media_type(values.get(b"content-type"))
+        limit = self._services.settings.max_body_bytes
+        declared = values.get(b"content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise HTTPException(
+                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                detail=f"The request body is larger than {limit} bytes, the most this endpoint "
+                "takes.",
+            )
 
 
 def _context_of_request(ctx: ServerRequestContext[Any, Any]) -> CallContext:

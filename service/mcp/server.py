@@ -5,6 +5,7 @@ would. Transports (HTTP, stdio) only say who the caller is."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from mcp.shared.exceptions import MCPError
 from service.api.field_errors import decoding_error
 from service.composition import Services
 from service.domain.json_depth import check_json_depth
-from service.errors import MemoryServiceError
+from service.errors import MalformedRequest, MemoryServiceError
 from service.mcp.arguments import input_schema
 from service.mcp.caller import Caller
 from service.mcp.tools import TOOLS, Tool
@@ -88,6 +89,7 @@ async def _call(
     outcome = "ok"
     try:
         check_json_depth(_as_json(arguments), "the arguments object")
+        _check_finite(arguments)
         decoded = msgspec.convert(arguments, tool.arguments, strict=True)
         answer = await tool.handler(services, context.caller, decoded)
     except msgspec.ValidationError as error:
@@ -120,6 +122,16 @@ def _as_json(arguments: dict[str, Any]) -> bytes:
         return msgspec.json.encode(arguments)
     except UnicodeEncodeError:
         return json.dumps(arguments).encode()
+
+
+def _check_finite(value: Any) -> None:
+    """JSON has no infinity or NaN; the SDK's parser reads 1e400 as one, and NaN and Infinity
+    too. Refused with the REST API's words (its parser refuses them), before Postgres does."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise MalformedRequest("The request body is not valid JSON: Number out of range")
+    if isinstance(value, dict | list):
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_finite(item)  # depth already checked: bounded
 
 
 def _listed(tool: Tool) -> types.Tool:

@@ -19,6 +19,7 @@ from service.domain.adding import AddRequest, Job
 from service.domain.context import ContextRequest
 from service.domain.filters import parse_filter
 from service.domain.texts import require_scope
+from service.errors import InvalidRequest
 from service.mcp.arguments import (
     AddMemoryArguments,
     GetContextArguments,
@@ -124,6 +125,8 @@ async def get_memory(services: Services, caller: Caller, args: OneMemoryArgument
 async def update_memory(
     services: Services, caller: Caller, args: UpdateMemoryArguments
 ) -> MemoryOut:
+    if args.text is None and args.metadata is None:  # the service would name expires_at too
+        raise InvalidRequest(f"memory {args.memory_id}: give 'text' and/or 'metadata'")
     if caller.pinned.items():  # the memory's scope never changes, so checking first is enough
         await get_memory(services, caller, OneMemoryArguments(args.memory_id))
     memory = await services.memory_service.update(

@@ -219,7 +219,7 @@ def _refusals_by_pin(user: str, unknown: str) -> dict[bool, list[tuple[str, dict
             (
                 "update_memory",
                 {"memory_id": unknown},
-                f"memory {unknown}: give 'text', 'metadata' and/or 'expires_at'",
+                f"memory {unknown}: give 'text' and/or 'metadata'",
             ),
             ("list_memories", {}, "give at least one of user_id, agent_id, run_id"),
         ],

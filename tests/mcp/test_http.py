@@ -320,3 +320,42 @@ def test_the_endpoint_answers_with_a_trailing_slash_too(
 
     assert response.status_code == 200
     assert {tool["name"] for tool in response.json()["result"]["tools"]} == TOOL_NAMES
+
+
+def test_refusals_read_as_the_rest_apis(
+    live_server: LiveServer, api_key: str, client: httpx.Client
+) -> None:
+    url, headers = f"{live_server.base_url}/mcp", {**ACCEPT, **_bearer(api_key)}
+    add = b'{"user_id": "w", "text": "nonfinite", "infer": false, "metadata": {"x": %s}}'
+    rest = client.post(
+        "/v1/memories", content=add % b"1e400", headers={"Content-Type": "application/json"}
+    )
+    refused = "The request body is not valid JSON: Number out of range"
+    assert rest.json()["detail"].startswith(refused)  # REST adds where: "- at `$[...][...]`"
+
+    for number in (b"1e400", b"NaN", b"-Infinity"):  # the SDK's parser reads all three
+        call = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": '
+        call += b'"add_memory", "arguments": ' + add % number + b"}}"
+        sent = {**headers, "Content-Type": "application/json"}
+        result = httpx.post(url, content=call, headers=sent).json()["result"]
+        assert result["isError"], number
+        assert result["content"][0]["text"] == refused, number
+
+    unknown = uuid.uuid4()
+    nothing = httpx.post(
+        url, json=_rpc("update_memory", {"memory_id": str(unknown)}), headers=headers
+    )
+    assert nothing.json()["result"]["content"][0]["text"] == (
+        f"memory {unknown}: give 'text' and/or 'metadata'"  # not the expires_at it cannot take
+    )
+
+    too_big = httpx.post(url, content=b"x" * 2_000_000, headers=headers)
+    as_text = httpx.post(url, content=b"{}", headers={**headers, "Content-Type": "text/plain"})
+    for response, status in ((too_big, 413), (as_text, 415)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/problem+json"
+    assert too_big.json()["detail"] == (
+        f"The request body is larger than {live_server.settings.max_body_bytes} bytes, the most "
+        "this endpoint takes."
+    )
+    assert as_text.json()["detail"].startswith("Content-Type 'text/plain' is not accepted here")
