@@ -142,10 +142,12 @@ def alternate_searches(
 
 def cpu_seconds(service: RunningService) -> tuple[float, float]:
     """CPU time used so far by the service's process and by its Postgres (the postmaster and
-    its children). Unlike latency, it does not grow while other processes hold the CPU."""
-    postmaster = int((service.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    its children; 0 for a DATABASE_URL server, which may be shared). Unlike latency, it does
+    not grow while other processes hold the CPU."""
+    pid_file = service.data_dir / "pgdata" / "postmaster.pid"
+    postmaster = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
     postgres = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for stat in Path("/proc").glob("[0-9]*/stat") if postmaster else ():
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process has just exited
