@@ -20,7 +20,10 @@ def test_every_field_is_read_from_its_own_variable() -> None:
 
     assert len(SETTINGS) == len(fields(Settings))
     assert len(set(names)) == len(names)
-    assert all(name == "DATABASE_URL" or name.startswith("MEMORY_") for name in names)
+    # The two database URLs keep the names deployments give them (DATABASE_READ_URL as in
+    # the issue that asked for it); everything else is the service's own.
+    database_urls = {"DATABASE_URL", "DATABASE_READ_URL"}
+    assert all(name in database_urls or name.startswith("MEMORY_") for name in names)
 
 
 def test_values_are_parsed_and_blanks_mean_the_default() -> None:

@@ -255,12 +255,12 @@ def test_tenants_never_mix_behind_pgbouncer(pooled: Pooled, seed: int) -> None:
     for tenant in tenants:
         rows = run_sql(
             direct,
-            "SELECT m.id::text, m.text FROM memories m JOIN tenants t ON t.id = m.tenant_id"
+            "SELECT m.id::text, m.content FROM memories m JOIN tenants t ON t.id = m.tenant_id"
             " WHERE t.name = $1",
             tenant.name,
         )
         stored = {row["id"] for row in rows}
-        assert all(tenant.marker in row["text"] for row in rows), tenant.name
+        assert all(tenant.marker in row["content"] for row in rows), tenant.name
         assert tenant.alive <= stored and not tenant.deleted & stored
         assert len(tenant.alive) > 20
     server_connections = run_sql(

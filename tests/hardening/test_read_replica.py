@@ -107,7 +107,8 @@ async def write_then_read(http: httpx.AsyncClient, n: int) -> list[str]:
         updated = await http.patch(path, json={"text": f"fact {n} changed"})
         read = await http.get(path, headers={TOKEN: updated.headers[TOKEN]})
         return [] if read.json().get("text") == f"fact {n} changed" else [f"update {n}"]
-    params: dict[str, str | int] = {"user_id": f"u{n % 7}", "limit": 100}
+    # The whole scope: an add answered NONE (a near-duplicate) names an older memory.
+    params: dict[str, str | int] = {"user_id": f"u{n % 7}", "limit": 1000}
     listed = await http.get("/v1/memories", params=params, headers=token)
     ids = {m["id"] for m in listed.json()["memories"]}
     return [] if memory["id"] in ids else [f"list {n}"]
