@@ -31,7 +31,11 @@ from service.models import (
 from service.storage import memories as store
 from service.storage import vector_search
 from service.storage.database import Database
-from service.storage.keyword_search import search_hybrid_exact, search_keyword
+from service.storage.keyword_search import (
+    HybridRankings,
+    search_hybrid_exact,
+    search_keyword,
+)
 
 SearchMode = Literal["vector", "keyword", "hybrid"]
 
@@ -108,12 +112,8 @@ class SearchService:
         depth = max(limit, self._hybrid.candidates) if mode == "hybrid" else limit
 
         async def ranked_and_read(connection: asyncpg.Connection) -> _Found:
-            size = await vector_search.count_scope_up_to(
-                connection, tenant_id, scope, self._exact_max_rows + 1
-            )
-            plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
-            dense, sparse, keyword_scores = await self._rankings(
-                connection, tenant_id, scope, filters, query, vector, depth, plan
+            plan, (dense, sparse, keyword_scores) = await self._rankings(
+                connection, tenant_id, scope, filters, query, vector, depth, mode
             )
             if dates_named:
                 # The memories told on the dates named compete even when neither ranking
@@ -187,25 +187,42 @@ class SearchService:
         query: str,
         vector: Vector,
         depth: int,
-        plan: SearchPlan,
-    ) -> tuple[list[Candidate], list[Candidate], list[float]]:
-        """The vector ranking, the keyword ranking and its BM25 scores (empty for a side the
-        mode leaves out)."""
+        mode: SearchMode,
+    ) -> tuple[SearchPlan, HybridRankings]:
+        """How the scope was ranked; the vector ranking, the keyword ranking and its BM25
+        scores (empty for a side the mode leaves out)."""
         bm25 = self._hybrid.bm25
-        if plan.mode == "hybrid" and plan.strategy == "exact":
-            # Both rankings read every row of a small scope: one statement reads them once.
-            return await search_hybrid_exact(
-                connection, tenant_id, scope, filters, query, vector, depth, bm25
+        if mode == "hybrid":
+            # A small scope (the common case): both rankings, and the count that tells it is
+            # small, in one statement that reads its rows once.
+            ranked = await search_hybrid_exact(
+                connection,
+                tenant_id,
+                scope,
+                filters,
+                query,
+                vector,
+                depth,
+                bm25,
+                self._exact_max_rows,
             )
+            if ranked is not None:
+                return SearchPlan("exact", mode), ranked
+            plan = SearchPlan("hnsw", mode)
+        else:
+            size = await vector_search.count_scope_up_to(
+                connection, tenant_id, scope, self._exact_max_rows + 1
+            )
+            plan = SearchPlan("exact" if size <= self._exact_max_rows else "hnsw", mode)
         dense: list[Candidate] = []
-        if plan.mode != "keyword":
+        if mode != "keyword":
             dense = await self._nearest(connection, tenant_id, scope, filters, vector, depth, plan)
-        if plan.mode == "vector":
-            return dense, [], []
+        if mode == "vector":
+            return plan, HybridRankings(dense, [], [])
         sparse, scores = await search_keyword(
             connection, tenant_id, scope, filters, query, vector, depth, bm25
         )
-        return dense, sparse, scores
+        return plan, HybridRankings(dense, sparse, scores)
 
     async def _nearest(
         self,

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 import asyncpg
 
 from service.models import Bm25Parameters, Candidate, FilterNode, Scope, Vector
 from service.storage.filter_sql import SqlParameters, filter_condition, scope_condition
 from service.storage.vector_search import CANDIDATE_COLUMNS, candidates_from
+
+
+class HybridRankings(NamedTuple):
+    """A scope's nearest memories by cosine, its best by BM25, and their BM25 scores."""
+
+    dense: list[Candidate]
+    sparse: list[Candidate]
+    keyword_scores: list[float]
 
 
 async def search_keyword(
@@ -63,24 +72,38 @@ async def search_hybrid_exact(
     query_vector: Vector,
     limit: int,
     bm25: Bm25Parameters,
-) -> tuple[list[Candidate], list[Candidate], list[float]]:
-    """Both rankings of a small scope in one statement: the ``limit`` nearest memories by
-    cosine (exactly, as ``vector_search.search_exact``), and the ``limit`` best by BM25 (as
-    ``search_keyword``) with their scores.
+    max_rows: int,
+) -> HybridRankings | None:
+    """Both rankings of a scope of at most ``max_rows`` memories in one statement: the
+    ``limit`` nearest memories by cosine (exactly, as ``vector_search.search_exact``), and the
+    ``limit`` best by BM25 (as ``search_keyword``) with their scores. None when the scope holds
+    more (rank it through the HNSW index instead).
 
     Each ranking reads every row of the scope, and a scope's rows lie scattered over the
     heap (one page each, once the table is large): read once for both, a hybrid search
-    visits each page once instead of twice, and takes one round trip instead of two. The
-    distance is computed as the rows are read, so the scope is held without its vectors.
+    visits each page once instead of twice. The scope's size is counted in the same
+    statement before any row is read (its btree entries, no further than ``max_rows + 1``),
+    so a small scope, the common case, takes one round trip, and a large one costs only the
+    count. The distance is computed as the rows are read, so the scope is held without its
+    vectors.
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
+    # Expired rows not purged yet are counted too: so the count reads the btree alone.
+    everything = scope_condition(scope, params, live_only=False)
+    cap = params.add(max_rows + 1)
+    # Not correlated with the rows: a one-time test, so a large scope's rows are never read.
+    where += f" AND (SELECT memories FROM size) <= {params.add(max_rows)}"
     columns = f"id, created_at, content_terms, embedding <=> {params.add(query_vector)} AS distance"
     ranked = _bm25_ranking(params, where, columns, text, bm25)
     depth = params.add(limit)
     rows = await connection.fetch(
         f"""
-        WITH {ranked},
+        WITH size AS MATERIALIZED (
+            SELECT count(*) AS memories
+            FROM (SELECT 1 FROM memories WHERE {everything} LIMIT {cap}) s
+        ),
+        {ranked},
         dense AS (
             SELECT id, created_at, distance, NULL::float8 AS bm25 FROM scoped
             ORDER BY distance LIMIT {depth}
@@ -90,15 +113,22 @@ async def search_hybrid_exact(
             ORDER BY scores.bm25 DESC, id LIMIT {depth}
         )
         SELECT * FROM (
-            SELECT 0 AS side, row_number() OVER (ORDER BY distance) AS rank, * FROM dense
+            SELECT -1 AS side, memories AS rank, NULL::uuid AS id,
+                   NULL::timestamptz AS created_at, NULL::float8 AS distance,
+                   NULL::float8 AS bm25
+            FROM size
+            UNION ALL
+            SELECT 0, row_number() OVER (ORDER BY distance), * FROM dense
             UNION ALL
             SELECT 1, row_number() OVER (ORDER BY bm25 DESC, id), * FROM sparse
         ) ranked ORDER BY side, rank
         """,
         *params.values,
     )
+    if rows[0]["rank"] > max_rows:  # the scope's size, counted up to max_rows + 1
+        return None
     sparse = [row for row in rows if row["side"] == 1]
-    return (
+    return HybridRankings(
         candidates_from([row for row in rows if row["side"] == 0]),
         candidates_from(sparse),
         [float(row["bm25"]) for row in sparse],
@@ -130,11 +160,14 @@ def _bm25_ranking(
             FROM scoped
         ),
         term_frequencies AS MATERIALIZED (
-            SELECT scoped.id, term.lexeme,
+            SELECT matching.id, term.lexeme,
                    coalesce(cardinality(term.positions), 1)::float8 AS frequency,
-                   length(scoped.content_terms)::float8 AS length
-            FROM scoped, query, unnest(scoped.content_terms) AS term
-            WHERE scoped.content_terms @@ query.tsquery AND term.lexeme = ANY(query.lexemes)
+                   length(matching.content_terms)::float8 AS length
+            FROM (
+                SELECT scoped.id, scoped.content_terms FROM scoped, query
+                WHERE scoped.content_terms @@ query.tsquery
+            ) matching, query, unnest(matching.content_terms) AS term
+            WHERE term.lexeme = ANY(query.lexemes)
         ),
         document_frequencies AS MATERIALIZED (
             SELECT lexeme, count(*)::float8 AS documents FROM term_frequencies GROUP BY lexeme

@@ -90,3 +90,34 @@ def test_an_unscoped_query_sees_and_changes_only_its_tenants_rows(
         "SELECT DISTINCT tenant_id FROM memories WHERE metadata @> '{\"touched\": true}'",
     )
     assert [row["tenant_id"] for row in touched] == [tenant_a]
+
+
+def test_the_policies_read_the_tenant_settings_once_per_statement(
+    live_server: LiveServer, client: httpx.Client
+) -> None:
+    """Per row, each row is compared with constants read once per statement (an InitPlan),
+    not with ``current_setting`` calls made for every row (migration 0015)."""
+    tenant = _tenant_id(live_server, client)
+    table_count = len(
+        run_sql(live_server.dsn, "SELECT 1 FROM pg_policy WHERE polname = 'tenant_isolation'")
+    )
+
+    async def plans() -> list[str]:
+        database = Database(live_server.dsn, min_size=1, max_size=1, timeout_s=10)
+        await database.open()
+        try:
+            async with database.connection(tenant) as connection:
+                found: list[str] = []
+                for table in ("memories", "memory_history", "api_keys", "tenants"):
+                    rows = await connection.fetch(f"EXPLAIN (COSTS OFF) SELECT * FROM {table}")
+                    found.append("\n".join(row[0] for row in rows))
+                return found
+        finally:
+            await database.close()
+
+    assert table_count == 8
+    for plan in asyncio.run(plans()):
+        filters = [line for line in plan.splitlines() if "Filter:" in line]
+        assert filters, plan
+        assert all("current_setting" not in line for line in filters), plan
+        assert "InitPlan" in plan, plan

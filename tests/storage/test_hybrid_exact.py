@@ -127,9 +127,11 @@ async def compare(dsn: str, tenant_id: uuid.UUID, filters: FilterNode | None) ->
     for _ in range(5):
         query = unit(rng.normal(size=DIMENSIONS))
         # Deep enough for every row: a cut through equal BM25 scores would be arbitrary.
-        dense, sparse, scores = await keyword_search.search_hybrid_exact(
-            connection, tenant_id, scope, filters, QUESTION, query, ROWS, BM25
+        ranked = await keyword_search.search_hybrid_exact(
+            connection, tenant_id, scope, filters, QUESTION, query, ROWS, BM25, max_rows=ROWS
         )
+        assert ranked is not None
+        dense, sparse, scores = ranked
         # The statements it replaces, run apart.
         assert dense == await vector_search.search_exact(
             connection, tenant_id, scope, filters, query, ROWS
@@ -153,8 +155,9 @@ async def compare(dsn: str, tenant_id: uuid.UUID, filters: FilterNode | None) ->
             )
             assert [row[0] for row in categories] == ["hobby"]
         few = await keyword_search.search_hybrid_exact(
-            connection, tenant_id, scope, filters, QUESTION, query, DEPTH, BM25
+            connection, tenant_id, scope, filters, QUESTION, query, DEPTH, BM25, max_rows=ROWS
         )
+        assert few is not None
         assert few[0] == dense[:DEPTH]
         assert len(few[1]) == len(few[2]) == DEPTH
     await connection.close()
