@@ -12,9 +12,10 @@ concurrent clients (latency and throughput), single adds and batch adds, and the
 resident memory (current and peak).
 
 Mem0 shares the Postgres: its collection grows to the same sizes (bulk-inserted with the same
-vectors through its own vector store) and is searched and added to in-process.
+vectors through its own vector store, its indexes dropped for each load and built after, as
+ours) and is searched and added to in-process.
 
-    python -m benchmarks.scale [--sizes 10000,100000,1000000] [--mem0-sizes 10000,100000]
+    python -m benchmarks.scale [--sizes 10000,100000,1000000] [--mem0-sizes 10000,100000,1000000]
 """
 
 from __future__ import annotations
@@ -121,6 +122,40 @@ async def copy_memories(dsn: str, pool: Pool, first: int, stop: int, users: int)
     return time.perf_counter() - started
 
 
+async def drop_indexes(dsn: str, table: str) -> list[str]:
+    """Drop ``table``'s indexes but its primary key; their definitions (none if ``table`` does
+    not exist yet)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            """
+            SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS sql
+            FROM pg_index i WHERE i.indrelid = to_regclass($1) AND NOT i.indisprimary
+            """,
+            table,
+        )
+        for row in rows:
+            await connection.execute(f"DROP INDEX {row['name']}")
+    finally:
+        await connection.close()
+    return [row["sql"] for row in rows]
+
+
+async def build_indexes(dsn: str, table: str, definitions: list[str]) -> None:
+    """Build the indexes ``drop_indexes`` dropped, as ``copy_memories`` builds ours."""
+    if not definitions:
+        return
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("SET maintenance_work_mem = '6GB'")
+        await connection.execute("SET max_parallel_maintenance_workers = 1")
+        for definition in definitions:
+            await connection.execute(definition)
+        await connection.execute(f'VACUUM "{table}"')
+    finally:
+        await connection.close()
+
+
 async def analyze(dsn: str, table: str) -> None:
     """Give the planner the table's statistics, as autovacuum would before long.
 
@@ -146,7 +181,7 @@ def run(
     clients: int,
     concurrent_searches_total: int,
 ) -> dict[str, Any]:
-    results: dict[str, Any] = {"ours": {}, "mem0": {}, "seeding_s": {}}
+    results: dict[str, Any] = {"ours": {}, "mem0": {}, "seeding_s": {}, "mem0_seeding_s": {}}
     queries = QueryTexts()
     with running_process(SETTINGS) as service:
         dsn = start_embedded_postgres(service.data_dir / "pgdata")
@@ -171,6 +206,10 @@ def run(
             )
             stored += 2200  # measure_adds adds 200 + 2000
             if mem0_memory is not None and size in mem0_sizes:
+                started = time.perf_counter()
+                # As for ours: a bulk load drops the indexes and builds them again after (the
+                # collection and its indexes are made by Mem0 at its first insert).
+                indexes = asyncio.run(drop_indexes(dsn, MEM0_COLLECTION))
                 grow = np.random.default_rng(size)
                 while mem0_stored < size:
                     count = min(5000, size - mem0_stored)
@@ -178,6 +217,8 @@ def run(
                     owners = [user_of(mem0_stored + i, users) for i in range(count)]
                     mem0_peer.bulk_insert(mem0_memory, texts, owners, vectors)
                     mem0_stored += count
+                asyncio.run(build_indexes(dsn, MEM0_COLLECTION, indexes))
+                results["mem0_seeding_s"][str(size)] = round(time.perf_counter() - started, 1)
                 asyncio.run(analyze(dsn, MEM0_COLLECTION))
                 results["mem0"][str(size)] = measure_mem0(mem0_memory, queries, users, searches)
                 mem0_stored += 200
@@ -218,6 +259,9 @@ def print_tables(results: dict[str, Any], clients: int) -> None:
             f"{name} {ms}" for name, ms in row["search_1_client_phases_mean_ms"].items()
         )
         print(f"search at {size}, 1 client, mean ms inside the service: {phases}")
+    loads = ", ".join(f"{size} in {s} s" for size, s in results["seeding_s"].items())
+    mem0_loads = ", ".join(f"{size} in {s} s" for size, s in results["mem0_seeding_s"].items())
+    print(f"bulk loads, indexes built after: ours {loads or '-'}; Mem0 {mem0_loads or '-'}")
     print(f"peak RSS of the service: {results['peak_rss_mb']} MB")
     print("results: mean results per search of 10 asked (Mem0 filters its HNSW hits by user)")
 
@@ -232,7 +276,7 @@ def sizes_argument(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=sizes_argument, default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--mem0-sizes", type=sizes_argument, default=[10_000, 100_000])
+    parser.add_argument("--mem0-sizes", type=sizes_argument, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--searches", type=int, default=400, help="one client's, per size")
     # Enough for several seconds of load: over 400 (1.5 s) the rate moved 233-271/s run to run.
