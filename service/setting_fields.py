@@ -132,7 +132,7 @@ def _bound(value: float) -> str:
     return f"{value:g}"
 
 
-def integer(*, minimum: int) -> Parser[int]:
+def integer(*, minimum: int, maximum: int | None = None) -> Parser[int]:
     def parse(raw: str) -> int:
         try:
             value = int(raw)
@@ -140,9 +140,13 @@ def integer(*, minimum: int) -> Parser[int]:
             raise _Refused(f"must be an integer, got {raw!r}") from None
         if value < minimum:
             raise _Refused(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise _Refused(f"must be at most {maximum}, got {value}")
         return value
 
-    return Parser(parse, f"integer ≥ {minimum}")
+    if maximum is None:
+        return Parser(parse, f"integer ≥ {minimum}")
+    return Parser(parse, f"integer from {minimum} to {maximum}")
 
 
 def number(*, minimum: float, maximum: float = float("inf")) -> Parser[float]:

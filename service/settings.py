@@ -37,6 +37,9 @@ LogFormat = Literal["auto", "json", "console"]
 EmbeddingBackend = Literal["onnx", "onnx-int8", "torch"]
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# pgvector refuses a larger hnsw.ef_search.
+HNSW_EF_SEARCH_MAX = 1000
+
 # The alembic scripts ship beside the package (the image copies them to the same place).
 DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -281,14 +284,15 @@ class Settings(IngestionSettings):
     exact_search_max_rows: int = SEARCH.setting(
         "MEMORY_EXACT_SEARCH_MAX_ROWS",
         default=20_000,
-        parse=integer(minimum=0),
+        # Counted in SQL up to one more than this, as a 64-bit integer.
+        parse=integer(minimum=0, maximum=1_000_000_000),
         doc="Scopes up to this many memories are searched exactly; larger ones use the HNSW index.",
     )
     hnsw_ef_search: int = SEARCH.setting(
         "MEMORY_HNSW_EF_SEARCH",
         default=200,
-        parse=integer(minimum=10),
-        doc="HNSW candidate list size for index searches.",
+        parse=integer(minimum=10, maximum=HNSW_EF_SEARCH_MAX),
+        doc="HNSW candidate list size for index searches (pgvector allows at most 1000).",
     )
     hybrid_keyword_weight: float = SEARCH.setting(
         "MEMORY_HYBRID_KEYWORD_WEIGHT",
@@ -314,7 +318,8 @@ class Settings(IngestionSettings):
     hybrid_candidates: int = SEARCH.setting(
         "MEMORY_HYBRID_CANDIDATES",
         default=50,
-        parse=integer(minimum=1),
+        # An index search's candidate list is at least this long (pgvector's limit).
+        parse=integer(minimum=1, maximum=HNSW_EF_SEARCH_MAX),
         doc="Results taken from each ranking before fusing.",
     )
     hybrid_date_weight: float = SEARCH.setting(

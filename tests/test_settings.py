@@ -71,6 +71,16 @@ def test_prompts_are_taken_exactly_as_set_and_empty_urls_are_unset() -> None:
         ({"MEMORY_DB_TIMEOUT_S": "soon"}, "MEMORY_DB_TIMEOUT_S must be a number, got 'soon'"),
         ({"MEMORY_DB_TIMEOUT_S": "0"}, "MEMORY_DB_TIMEOUT_S must be at least 0.1, got 0.0"),
         ({"MEMORY_HYBRID_BM25_B": "1.5"}, "MEMORY_HYBRID_BM25_B must be at most 1.0, got 1.5"),
+        # Beyond these, every search failed in the database (a 64-bit overflow, pgvector's limit).
+        (
+            {"MEMORY_EXACT_SEARCH_MAX_ROWS": str(2**63 - 1)},
+            f"MEMORY_EXACT_SEARCH_MAX_ROWS must be at most 1000000000, got {2**63 - 1}",
+        ),
+        ({"MEMORY_HNSW_EF_SEARCH": "5000"}, "MEMORY_HNSW_EF_SEARCH must be at most 1000, got 5000"),
+        (
+            {"MEMORY_HYBRID_CANDIDATES": "1001"},
+            "MEMORY_HYBRID_CANDIDATES must be at most 1000, got 1001",
+        ),
         ({"MEMORY_LOG_FORMAT": "xml"}, "MEMORY_LOG_FORMAT must be auto, json or console"),
         ({"MEMORY_LOG_LEVEL": "loud"}, "MEMORY_LOG_LEVEL must be debug, info, warning or error"),
         (

@@ -5,7 +5,10 @@ Postgres evaluated them for every row a statement read: a search at a million me
 its scope's 1,000 rows twice (the count, then the ranking), 4,000 calls that cost about 2 ms
 of a 13 ms statement (docs/benchmarks.md). Wrapped in a scalar subquery, each setting is
 read once per statement (an InitPlan) and every row compares with a constant. Which rows are
-visible does not change: a setting cannot change during a statement.
+visible does not change: a setting cannot change during a statement
+(tests/hardening/test_policy_equivalence.py compares both for reads and writes). One thing
+moves: a tenant setting that is not a uuid (the service never sets one) used to fail every
+write on the table, and now fails once a row is checked; either way no row is visible.
 
 ``ALTER POLICY`` is a catalog change: no row is rewritten; ``lock_timeout`` keeps it from
 queueing behind long transactions.
