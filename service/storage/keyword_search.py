@@ -9,7 +9,11 @@ import asyncpg
 
 from service.models import Bm25Parameters, Candidate, FilterNode, Scope, Vector
 from service.storage.filter_sql import SqlParameters, filter_condition, scope_condition
-from service.storage.vector_search import CANDIDATE_COLUMNS, candidates_from
+from service.storage.vector_search import (
+    CANDIDATE_COLUMNS,
+    candidates_from,
+    capped_count_sql,
+)
 
 
 class HybridRankings(NamedTuple):
@@ -89,9 +93,7 @@ async def search_hybrid_exact(
     """
     params = SqlParameters(tenant_id)
     where = f"{scope_condition(scope, params)} AND {filter_condition(filters, params)}"
-    # Expired rows not purged yet are counted too: so the count reads the btree alone.
-    everything = scope_condition(scope, params, live_only=False)
-    cap = params.add(max_rows + 1)
+    size = capped_count_sql(scope, params, max_rows + 1)
     # Not correlated with the rows: a one-time test, so a large scope's rows are never read.
     where += f" AND (SELECT memories FROM size) <= {params.add(max_rows)}"
     columns = f"id, created_at, content_terms, embedding <=> {params.add(query_vector)} AS distance"
@@ -99,10 +101,7 @@ async def search_hybrid_exact(
     depth = params.add(limit)
     rows = await connection.fetch(
         f"""
-        WITH size AS MATERIALIZED (
-            SELECT count(*) AS memories
-            FROM (SELECT 1 FROM memories WHERE {everything} LIMIT {cap}) s
-        ),
+        WITH size AS MATERIALIZED ({size}),
         {ranked},
         dense AS (
             SELECT id, created_at, distance, NULL::float8 AS bm25 FROM scoped

@@ -24,19 +24,24 @@ CANDIDATE_COLUMNS = "id, created_at"
 async def count_scope_up_to(
     connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope, cap: int
 ) -> int:
-    """How many memories the scope holds, counting no further than ``cap`` (bounded cost).
+    """How many memories the scope holds, counting no further than ``cap`` (bounded cost)."""
+    params = SqlParameters(tenant_id)
+    count: int = await connection.fetchval(capped_count_sql(scope, params, cap), *params.values)
+    return count
+
+
+def capped_count_sql(scope: Scope, params: SqlParameters, cap: int) -> str:
+    """A statement (or subquery) counting the scope's memories no further than ``cap``.
 
     Expired memories not purged yet are counted too: the count only picks the search's
     strategy, and without the expiry test it is read from the scope's index alone (an
     index-only scan) instead of visiting every row.
     """
-    params = SqlParameters(tenant_id)
     where = scope_condition(scope, params, live_only=False)
-    count: int = await connection.fetchval(
-        f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT {params.add(cap)}) s",
-        *params.values,
+    return (
+        f"SELECT count(*) AS memories "
+        f"FROM (SELECT 1 FROM memories WHERE {where} LIMIT {params.add(cap)}) s"
     )
-    return count
 
 
 async def search_exact(
