@@ -9,8 +9,11 @@ same thing everywhere, so every such field points at one named component instead
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
+from litestar import Response, Router
 from litestar.enums import ParamType
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import (
@@ -29,6 +32,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
     Server,
 )
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
 from service import __version__
 from service.api import add_schemas, context_schemas, job_schemas, search_schemas
@@ -87,6 +91,25 @@ _FIELD_SCHEMA = {
 }
 
 
+def _schema_router() -> Router:
+    """The router Litestar serves /schema's pages from, as it would build it, except that an
+    unknown path under it answers the API's 404 problem instead of an HTML page."""
+    return Router(
+        "/schema",
+        route_handlers=[],
+        include_in_schema=False,
+        dto=None,
+        return_dto=None,
+        after_request=_not_found_as_problem,
+    )
+
+
+async def _not_found_as_problem(response: Response[Any]) -> Response[Any]:
+    if response.status_code == HTTP_404_NOT_FOUND:
+        raise NotFoundException  # the app's handler answers it as a problem
+    return response
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="memory-service",
@@ -105,6 +128,7 @@ def openapi_config() -> OpenAPIConfig:
         use_handler_docstrings=True,
         create_examples=False,
         path="/schema",
+        openapi_router=_schema_router(),
         # /schema: a documentation page served whole by the service (no CDN), and the contract.
         render_plugins=[
             OfflineDocsPlugin(),

@@ -16,8 +16,11 @@ from urllib.parse import parse_qsl
 from litestar import Litestar, asgi
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.handlers import ASGIRouteHandler
-from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
-from litestar.types import Receive, Send
+from litestar.status_codes import (
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+)
+from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage, Send
 from litestar.types import Scope as AsgiScope
 from mcp.server import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -73,24 +76,76 @@ class McpHttp:
         self._services.rate_limiter.take(hash_api_key(api_key or ""))
         self._check_body_headers(scope["headers"])
         pinned = pinned_scope(scope["headers"], scope["query_string"])
+        body = await self._read_body(receive)
+        if body is None:
+            return  # the client left before sending all of it: nobody to answer
         state = scope.setdefault("state", {})
         state["tenant"] = tenant.name  # for the request log
         state[_CALL_CONTEXT] = CallContext(Caller(tenant, pinned), state.get("request_id"))
-        await self._manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
+        await self._manager.handle_request(
+            scope,  # type: ignore[arg-type]
+            _replaying(body, receive),  # type: ignore[arg-type]
+            send,  # type: ignore[arg-type]
+        )
+
+    # The checks below refuse here, as REST refuses, with problems: left to the SDK, the same
+    # requests get a plain-text answer that a client cannot parse as the API's errors.
 
     def _check_body_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
-        """Refused here as REST refuses them (problems), not by the SDK (plain text): a
-        declared body over the limit and a Content-Type that is not JSON."""
+        """A declared body over the limit, and a Content-Type that is missing or not JSON."""
         values = {name.lower(): value.decode("latin-1") for name, value in headers}
-        check_media_type(values.get(b"content-type"))
-        limit = self._services.settings.max_body_bytes
-        declared = values.get(b"content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        content_type = values.get(b"content-type")
+        if content_type is None:
             raise HTTPException(
-                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                detail=f"The request body is larger than {limit} bytes, the most this endpoint "
-                "takes.",
+                status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                detail=f"{MCP_PATH} needs a Content-Type header: send the JSON-RPC message as "
+                "application/json (with curl: -H 'Content-Type: application/json')",
             )
+        check_media_type(content_type)
+        declared = values.get(b"content-length", "")
+        if declared.isdigit() and int(declared) > self._services.settings.max_body_bytes:
+            raise self._too_large()
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, refused as soon as it passes the limit (a chunked body declares no
+        length); None when the client disconnects first. Held in memory: it is bounded."""
+        limit = self._services.settings.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> HTTPException:
+        limit = self._services.settings.max_body_bytes
+        return HTTPException(
+            status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            detail=f"The request body is larger than {limit} bytes, the most this endpoint takes.",
+        )
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over ``body`` whole first, then whatever the client sends next
+    (its disconnect)."""
+    replayed = False
+
+    async def receive_body() -> ReceiveMessage:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        whole: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
+        return whole
+
+    return receive_body
 
 
 def _context_of_request(ctx: ServerRequestContext[Any, Any]) -> CallContext:

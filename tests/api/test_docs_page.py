@@ -76,3 +76,13 @@ def test_the_bundled_assets_are_package_data() -> None:
     for asset in STATIC.iterdir():
         relative = asset.relative_to(ROOT / "service").as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+
+
+def test_an_unknown_path_under_schema_answers_a_problem(live_server: LiveServer) -> None:
+    # Litestar's own answer is an HTML page, which a client reading errors as JSON cannot use.
+    for path in ("/schema/nope", "/schema/nope.json", "/schema/swagger", "/schema/"):
+        response = httpx.get(f"{live_server.base_url}{path}")
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json", path
+        assert response.json()["instance"] == path
+    assert httpx.get(f"{live_server.base_url}/schema/openapi.yml").status_code == 200

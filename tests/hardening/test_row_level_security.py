@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from service.errors import InvalidRequest
 from service.storage.database import ALL_TENANTS, Database
 from tests.conftest import LiveServer, add_text, run_sql
 
@@ -121,3 +122,44 @@ def test_the_policies_read_the_tenant_settings_once_per_statement(
         assert filters, plan
         assert all("current_setting" not in line for line in filters), plan
         assert "InitPlan" in plan, plan
+
+
+def test_a_connection_back_in_the_pool_keeps_nothing_of_its_last_transaction(
+    live_server: LiveServer, client: httpx.Client
+) -> None:
+    """The pool does not reset connections (no RESET ALL round trip on each release): safe only
+    while everything a transaction sets is local to it. One pooled connection, used by turns."""
+    tenant = _tenant_id(live_server, client)
+    settings = (
+        "SELECT current_user AS role, current_setting('memory.tenant_id', true) AS tenant, "
+        "current_setting('memory.all_tenants', true) AS all_tenants, "
+        "current_setting('hnsw.ef_search', true) AS ef_search, "
+        "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        " AND pid = pg_backend_pid()) AS advisory_locks"
+    )
+
+    async def scenario() -> tuple[asyncpg.Record, asyncpg.Record]:
+        database = Database(live_server.dsn, min_size=1, max_size=1, timeout_s=10)
+        await database.open()
+        try:
+            async with database.server_connection() as connection:
+                fresh = await connection.fetchrow(settings)
+            async with database.transaction(tenant) as connection:
+                await connection.execute("SELECT pg_advisory_xact_lock(42)")
+                await connection.execute("SELECT set_config('hnsw.ef_search', '77', true)")
+            with pytest.raises(InvalidRequest):  # a DataError, as the service maps it
+                async with database.connection(tenant) as connection:
+                    await connection.execute("SELECT set_config('hnsw.ef_search', '78', true)")
+                    await connection.fetchval("SELECT 1 / 0")
+            async with database.server_connection() as connection:
+                after = await connection.fetchrow(settings)
+            return fresh, after
+        finally:
+            await database.close()
+
+    fresh, after = asyncio.run(scenario())
+    assert after["role"] == fresh["role"] != "memory_service_app"
+    assert after["advisory_locks"] == 0
+    # Once set in a transaction, a custom setting reads '' after it (NULL before the first).
+    assert after["tenant"] in (None, "") and after["all_tenants"] in (None, "")
+    assert after["ef_search"] in (None, "", "40")  # 40: pgvector's default, once loaded

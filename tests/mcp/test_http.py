@@ -4,7 +4,9 @@ scenario, the keys, tenant isolation, pinned scopes, and hostile input."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -243,7 +245,8 @@ def test_hostile_protocol_input_is_answered_not_crashed(
     url, headers = f"{live_server.base_url}/mcp", {**ACCEPT, **_bearer(api_key)}
 
     def post(body: Any = None, content: bytes | None = None) -> httpx.Response:
-        return httpx.post(url, json=body, content=content, headers=headers, timeout=30)
+        sent = {**headers, "Content-Type": "application/json"}
+        return httpx.post(url, json=body, content=content, headers=sent, timeout=30)
 
     not_an_object = post(_rpc("search_memories", "query=x"))
     unknown_tool = post(_rpc("drop_tables", {}))
@@ -349,13 +352,38 @@ def test_refusals_read_as_the_rest_apis(
         f"memory {unknown}: give 'text' and/or 'metadata'"  # not the expires_at it cannot take
     )
 
-    too_big = httpx.post(url, content=b"x" * 2_000_000, headers=headers)
+    limit = live_server.settings.max_body_bytes
+    as_json = {**headers, "Content-Type": "application/json"}
+    too_big = httpx.post(url, content=b"x" * 2_000_000, headers=as_json)
+    # Sent in chunks, a body declares no length: it is refused once it passes the limit.
+    chunked_too_big = httpx.post(
+        url, content=_chunks(b"x" * 65_536, limit // 65_536 + 2), headers=as_json
+    )
     as_text = httpx.post(url, content=b"{}", headers={**headers, "Content-Type": "text/plain"})
-    for response, status in ((too_big, 413), (as_text, 415)):
+    untyped = httpx.post(
+        url, content=b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', headers=headers
+    )
+    for response, status in (
+        (too_big, 413),
+        (chunked_too_big, 413),
+        (as_text, 415),
+        (untyped, 415),
+    ):
         assert response.status_code == status
         assert response.headers["content-type"] == "application/problem+json"
-    assert too_big.json()["detail"] == (
-        f"The request body is larger than {live_server.settings.max_body_bytes} bytes, the most "
-        "this endpoint takes."
-    )
+    for response in (too_big, chunked_too_big):
+        assert response.json()["detail"] == (
+            f"The request body is larger than {limit} bytes, the most this endpoint takes."
+        )
     assert as_text.json()["detail"].startswith("Content-Type 'text/plain' is not accepted here")
+    assert untyped.json()["detail"].startswith("/mcp needs a Content-Type header")
+
+    # A chunked body within the limit is read whole and answered.
+    listed = httpx.post(url, content=_chunks(json.dumps(LIST_TOOLS).encode(), 1), headers=as_json)
+    assert {tool["name"] for tool in listed.json()["result"]["tools"]} == TOOL_NAMES
+
+
+def _chunks(chunk: bytes, count: int) -> Iterator[bytes]:
+    """A body httpx sends with Transfer-Encoding: chunked (a generator has no length)."""
+    for _ in range(count):
+        yield chunk
