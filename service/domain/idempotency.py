@@ -159,6 +159,7 @@ class IdempotencyService:
                     self._keep_unwritten(tenant, rest_key, rest_token, rest_answer)
                 return
 
-    async def purge_expired(self) -> int:
+    async def purge_expired(self, limit: int) -> int:
+        """Delete up to ``limit`` expired keys; how many went."""
         async with self._database.transaction(ALL_TENANTS) as connection:
-            return await store.purge_expired_keys(connection)
+            return await store.purge_expired_keys(connection, limit)

@@ -11,7 +11,7 @@ import uuid
 import asyncpg
 
 from service.models import SCOPE_FIELDS, Scope
-from service.storage.filter_sql import LIVE, SqlParameters, scope_condition
+from service.storage.filter_sql import SqlParameters, scope_condition
 
 
 async def delete_scope(connection: asyncpg.Connection, tenant_id: uuid.UUID, scope: Scope) -> int:
@@ -51,12 +51,18 @@ async def delete_scope(connection: asyncpg.Connection, tenant_id: uuid.UUID, sco
     return deleted
 
 
-async def purge_expired(connection: asyncpg.Connection) -> int:
-    """Delete expired memories of every tenant, with their history and feedback."""
+async def purge_expired(connection: asyncpg.Connection, limit: int) -> int:
+    """Delete up to ``limit`` expired memories of every tenant (soonest expired first), with
+    their history and feedback; how many went. Rows another transaction holds are left for the
+    next call (the service's processes purge side by side)."""
     purged: int = await connection.fetchval(
-        f"""
+        """
         WITH gone AS (
-            DELETE FROM memories WHERE NOT {LIVE} RETURNING tenant_id, id
+            DELETE FROM memories WHERE id IN (
+                -- expires_at <= now(): the expired (NOT LIVE), read from the expiry index
+                SELECT id FROM memories WHERE expires_at <= now()
+                ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+            ) RETURNING tenant_id, id
         ), history AS (
             DELETE FROM memory_history h USING gone
             WHERE h.tenant_id = gone.tenant_id AND h.memory_id = gone.id
@@ -65,6 +71,7 @@ async def purge_expired(connection: asyncpg.Connection) -> int:
             WHERE f.tenant_id = gone.tenant_id AND f.memory_id = gone.id
         )
         SELECT count(*) FROM gone
-        """
+        """,
+        limit,
     )
     return purged

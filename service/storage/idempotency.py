@@ -138,9 +138,13 @@ async def release_key(
     )
 
 
-async def purge_expired_keys(connection: asyncpg.Connection) -> int:
+async def purge_expired_keys(connection: asyncpg.Connection, limit: int) -> int:
+    """Delete up to ``limit`` expired idempotency keys; how many went."""
     deleted: int = await connection.fetchval(
-        "WITH gone AS (DELETE FROM idempotency_keys WHERE expires_at <= now() RETURNING 1) "
-        "SELECT count(*) FROM gone"
+        "WITH gone AS (DELETE FROM idempotency_keys WHERE (tenant_id, key) IN ("
+        " SELECT tenant_id, key FROM idempotency_keys WHERE expires_at <= now()"
+        " LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING 1) "
+        "SELECT count(*) FROM gone",
+        limit,
     )
     return deleted
