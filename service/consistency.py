@@ -74,6 +74,13 @@ def current() -> RequestConsistency | None:
 
 
 def note_write() -> None:
+    """The request committed a write: its answer carries a token."""
     consistency = _current.get()
     if consistency is not None:
         consistency.wrote = True
+
+
+def note_writes_reported() -> None:
+    """The answer reports writes committed before it by another task (a finished background
+    job): it carries a token too, which covers them, so that a read sending it sees them."""
+    note_write()

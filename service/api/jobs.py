@@ -15,6 +15,7 @@ from service.api.cursors import decode_cursor, encode_cursor
 from service.api.job_schemas import IngestJob, IngestJobList
 from service.api.problems import problem_responses
 from service.api.schemas import MemoryOut
+from service.consistency import note_writes_reported
 from service.domain.adding import AddResult, IngestJobs, Job, job_not_found
 from service.domain.adding.failed_jobs import FailedJobs
 from service.models import Tenant
@@ -79,7 +80,12 @@ class JobsController(Controller):
         once done."""
         if ingest_jobs is None:  # no LLM configured: no job was ever created
             raise job_not_found(job_id)
-        return job_out(await ingest_jobs.get(tenant.id, job_id))
+        job = await ingest_jobs.get(tenant.id, job_id)
+        if job.status == "done":
+            # Read on the primary after the job committed: the WAL position now is past its
+            # writes, so this answer's token lets a search on a replica see them.
+            note_writes_reported()
+        return job_out(job)
 
     @get(
         "/",

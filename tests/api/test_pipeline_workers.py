@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 
 from service.adapters.embedder import Embedder
+from service.consistency import HEADER as CONSISTENCY_HEADER
+from service.consistency import parse_lsn
 from tests.api.pipeline_support import say
 from tests.conftest import LiveServer, create_api_key, start_server
 from tests.llm_server import Reply, ScriptedLLM, decisions
@@ -40,10 +42,16 @@ def test_async_add_answers_at_once_and_a_worker_finishes_it(
             assert accepted.status_code == 202
             job_id = accepted.json()["id"]
 
+            enqueued = parse_lsn(accepted.headers[CONSISTENCY_HEADER])
             deadline = time.monotonic() + 30
-            while (job := http.get(f"/v1/jobs/{job_id}").json())["status"] != "done":
-                assert time.monotonic() < deadline, job
+            while (polled := http.get(f"/v1/jobs/{job_id}")).json()["status"] != "done":
+                # Not done: nothing of the add is written yet, so no token to read it with.
+                assert CONSISTENCY_HEADER not in polled.headers
+                assert time.monotonic() < deadline, polled.json()
                 time.sleep(0.2)
+            job = polled.json()
+            # Done: the answer's token is past the job's writes (which came after the enqueue).
+            assert parse_lsn(polled.headers[CONSISTENCY_HEADER]) > enqueued
 
             assert job["attempts"] == 2  # the first attempt failed three calls, then backoff
             assert [r["memory"]["text"] for r in job["result"]["results"]] == ["Alice plays padel"]
