@@ -258,6 +258,14 @@ _TOKEN_ANSWERED = OpenAPIHeader(
     description="Send it back on a read to see this write (read-your-writes).",
     schema=_TOKEN_SCHEMA,
 )
+# Reads whose answer may carry a token all the same: it covers writes they report as done.
+TOKEN_REPORTING_READS = {
+    "getJob": OpenAPIHeader(
+        description="Only once the job is done: send it back on a read to see the memories "
+        "the job wrote.",
+        schema=_TOKEN_SCHEMA,
+    )
+}
 
 
 def _document_consistency(document: OpenAPI) -> None:
@@ -267,13 +275,15 @@ def _document_consistency(document: OpenAPI) -> None:
                 continue
             if operation.operation_id in REPLICA_READS:
                 operation.parameters = [*(operation.parameters or []), _CONSISTENCY_TOKEN]
-            elif operation is not item.get:
-                for status, response in (operation.responses or {}).items():
-                    if status.startswith("2") and isinstance(response, OpenAPIResponse):
-                        response.headers = {
-                            **(response.headers or {}),
-                            CONSISTENCY_HEADER: _TOKEN_ANSWERED,
-                        }
+                continue
+            answered = TOKEN_REPORTING_READS.get(operation.operation_id)
+            if answered is None and operation is not item.get:
+                answered = _TOKEN_ANSWERED
+            if answered is None:
+                continue
+            for status, response in (operation.responses or {}).items():
+                if status.startswith("2") and isinstance(response, OpenAPIResponse):
+                    response.headers = {**(response.headers or {}), CONSISTENCY_HEADER: answered}
 
 
 _CONFLICT = (
