@@ -31,7 +31,7 @@ from service.setting_fields import EMBEDDING, INGESTION, LOGGING, SECTIONS, STOR
 from service.settings import Settings
 from service.settings_doc import env_help
 from service.storage.database import ALL_TENANTS, Database, check_pgvector_installed
-from service.storage.migrations import apply_migrations, ensure_schema_is_current
+from service.storage.migrations import apply_migrations, ensure_schema_is_current, migrate_to
 
 log = structlog.get_logger("service.cli")
 
@@ -136,8 +136,12 @@ def worker(settings: Settings, args: argparse.Namespace) -> None:
 def migrate(settings: Settings, args: argparse.Namespace) -> None:
     dsn = _database_url(settings)
     embedder = _loaded_embedder(settings)
-    apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
-    log.info("migrations.applied")
+    if args.to is None:
+        apply_migrations(dsn, embedder.dimensions, settings.migrations_dir)
+        log.info("migrations.applied")
+        return
+    was = migrate_to(dsn, embedder.dimensions, settings.migrations_dir, args.to)
+    log.info("migrations.applied", revision=args.to, previous_revision=was)
 
 
 def keys_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -299,11 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker_parser.add_argument(
         "--concurrency", type=int, default=2, help="jobs processed at once (default 2)"
     )
-    command(
+    migrate_parser = command(
         "migrate",
         "Apply database migrations (run once per release, e.g. as a Kubernetes Job).",
         migrate,
         (STORAGE, EMBEDDING, LOGGING),
+    )
+    migrate_parser.add_argument(
+        "--to",
+        metavar="REVISION",
+        help="upgrade or downgrade to this revision (e.g. 0014) instead of the newest. To roll "
+        "back a release, downgrade with the newer release first: a downgrade drops what later "
+        "revisions added, with its data",
     )
     command(
         "prepare-model",

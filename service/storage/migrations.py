@@ -40,6 +40,49 @@ def apply_migrations(
     command.upgrade(config, revision)
 
 
+def migrate_to(dsn: str, embedding_dimensions: int, migrations_dir: Path, revision: str) -> str:
+    """Upgrade or downgrade the schema to ``revision``; the revision it was at before.
+
+    A downgrade drops what the later revisions added (columns, tables, indexes, and the data
+    in them): it is for rolling back a release, run with the newer release's migrations
+    before the older release starts.
+    """
+    config = _alembic_config(dsn, embedding_dimensions, migrations_dir)
+    script = ScriptDirectory.from_config(config)
+    known = [step.revision for step in script.walk_revisions()]
+    if revision not in known:
+        raise ConfigurationError(
+            f"unknown revision {revision[:40]!r}: the migrations here are "
+            + ", ".join(sorted(known))
+        )
+    current = asyncio.run(_current_revision(dsn))
+    below = (
+        {step.revision for step in script.iterate_revisions(current, "base")} if current else set()
+    )
+    if current is not None and current not in known:
+        raise ConfigurationError(
+            f"the database is at revision {current!r}, which these migrations do not know: "
+            "run the release that migrated it"
+        )
+    if revision in below and revision != current:
+        command.downgrade(config, revision)
+    else:
+        asyncio.run(_ensure_vector_extension(dsn))
+        command.upgrade(config, revision)
+    return current or "none"
+
+
+async def _current_revision(dsn: str) -> str | None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        if not await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL"):
+            return None
+        current: str | None = await connection.fetchval("SELECT version_num FROM alembic_version")
+        return current
+    finally:
+        await connection.close()
+
+
 async def _ensure_vector_extension(dsn: str) -> None:
     """Create pgvector first, on a connection of its own, so that a role that may not do it
     gets one line saying what an administrator must run: inside the migration the refusal
@@ -80,17 +123,26 @@ async def ensure_schema_is_current(dsn: str, migrations_dir: Path, timeout_s: fl
     """Check on a plain connection: the pool's codecs need the schema's types to exist."""
     connection = await asyncpg.connect(dsn, timeout=timeout_s)
     try:
-        await _check_revision(connection, head_revision(migrations_dir))
+        await _check_revision(connection, migrations_dir)
     finally:
         await connection.close()
 
 
-async def _check_revision(connection: asyncpg.Connection, head: str) -> None:
-    """Refuse to serve an unmigrated or older schema instead of failing on the first query."""
+async def _check_revision(connection: asyncpg.Connection, migrations_dir: Path) -> None:
+    """Refuse to serve an unmigrated, older or newer schema instead of failing on the first
+    query."""
+    head = head_revision(migrations_dir)
     exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
     current = (
         await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
     )
+    script = ScriptDirectory(str(_checked(migrations_dir)))
+    if current is not None and current not in {step.revision for step in script.walk_revisions()}:
+        raise IncompatibleDatabase(
+            f"the database schema is at revision {current}, newer than this release ({head}): "
+            f"to roll back, run `memory-service migrate --to {head}` with the release that "
+            "migrated it first, or run that release"
+        )
     if current != head:
         raise IncompatibleDatabase(
             f"the database schema is at revision {current or 'none'} but this release needs "
