@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_IN
 from service import errors
 from service.api.field_errors import field_errors as body_field_errors
 from service.api.mem0.routing import CLIENT_PATH
+from service.api.request_log import CLIENT_GONE
 from service.api.schemas import FieldError, Problem
 
 log = structlog.get_logger(__name__)
@@ -138,6 +139,8 @@ def handle_http_exception(
         )
         if limit:
             detail = f"The request body is larger than {limit} bytes, the most this endpoint takes."
+    elif request.scope.get("state", {}).get(CLIENT_GONE):
+        pass  # the client hung up mid-body: not a fault here (the request log says 499)
     elif error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
         # Litestar's own 500s (e.g. a dependency that failed) are faults to look into too.
         log.error("request.failed", error=type(error).__name__, status=error.status_code)
