@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 from litestar.enums import ScopeType
@@ -73,7 +73,11 @@ class IdempotencyMiddleware:
             await self.app(scope, replay_receive, send)
             return
         fingerprint = request_fingerprint(
-            http_scope["method"], http_scope["path"], http_scope["query_string"], body
+            http_scope["method"],
+            http_scope["path"],
+            http_scope["query_string"],
+            body,
+            _meaning_headers(http_scope["headers"]),
         )
         claim = await self._idempotency.claim(tenant.id, key, fingerprint)
         if isinstance(claim, Replay):
@@ -222,3 +226,12 @@ class _AnswerRecorder:
         elif message["type"] == "http.response.body":
             self._body.extend(message.get("body", b""))
         self._messages.append(message)
+
+
+def _meaning_headers(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The service's own headers (``X-Memory-*``: /mcp's pinned user, agent and run), which
+    change what a request does: the same body pinned to another user is another request."""
+    own = sorted(
+        (name.lower(), value) for name, value in headers if name.lower().startswith(b"x-memory-")
+    )
+    return b"\n".join(name + b":" + value for name, value in own)

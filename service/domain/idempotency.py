@@ -54,9 +54,14 @@ class KeyReused:
 Claim = Proceed | Replay | InProgress | KeyReused
 
 
-def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
+def request_fingerprint(
+    method: str, path: str, query: bytes, body: bytes, meaning_headers: bytes = b""
+) -> bytes:
+    """What makes two requests the same request: a key reused with another fingerprint is
+    refused. ``meaning_headers``: the headers that change what the request does (a scope
+    pinned by header), in a canonical form."""
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, body):
+    for part in (method.encode(), path.encode(), query, body, meaning_headers):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.digest()

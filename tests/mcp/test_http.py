@@ -197,6 +197,35 @@ def test_a_pinned_user_is_the_default_and_a_fence(
     asyncio.run(scenario())
 
 
+def test_an_idempotency_key_reused_under_another_pin_is_not_replayed(
+    live_server: LiveServer, api_key: str
+) -> None:
+    """The pin changes what a call does: replaying one user's answer to a call pinned to
+    another would cross the fence."""
+    url = f"{live_server.base_url}/mcp"
+    alice, bob = f"alice-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
+    key = f"pin-{uuid.uuid4().hex}"
+    headers = {**ACCEPT, **_bearer(api_key), "Idempotency-Key": key}
+    add = _rpc("add_memory", {"text": "Alice keeps bees"})
+    assert (
+        httpx.post(url, json=add, headers={**headers, "X-Memory-User-Id": alice}).status_code == 200
+    )
+
+    again = httpx.post(url, json=add, headers={**headers, "X-Memory-User-Id": alice})
+    other = httpx.post(url, json=add, headers={**headers, "X-Memory-User-Id": bob})
+
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert other.status_code == 422
+    assert other.headers["content-type"] == "application/problem+json"
+    assert "was already used with a different request" in other.json()["detail"]
+    listed = httpx.post(
+        url,
+        json=_rpc("list_memories", {}),
+        headers={**ACCEPT, **_bearer(api_key), "X-Memory-User-Id": bob},
+    )
+    assert "Alice keeps bees" not in listed.text
+
+
 @pytest.mark.parametrize(
     ("path", "headers", "status", "detail"),
     [
