@@ -14,27 +14,22 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Litestar, asgi
-from litestar.exceptions import HTTPException, MethodNotAllowedException
+from litestar.exceptions import MethodNotAllowedException
 from litestar.handlers import ASGIRouteHandler
-from litestar.status_codes import (
-    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-)
-from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage, Send
+from litestar.types import Receive, Send
 from litestar.types import Scope as AsgiScope
 from mcp.server import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from service.api.dependencies import api_key_of_headers
-from service.api.request_checks import check_media_type
 from service.composition import Services
 from service.domain.api_keys import hash_api_key
 from service.errors import MalformedRequest
 from service.mcp.caller import Caller, pinned_ids
+from service.mcp.http_checks import MCP_PATH, check_and_normalise_headers, read_body, replaying
 from service.mcp.server import CallContext, build_server
 from service.models import SCOPE_FIELDS, Scope
 
-MCP_PATH = "/mcp"
 _CALL_CONTEXT = "mcp_call"  # key in the request scope's state: the CallContext of the request
 PIN_HEADERS = {f"x-memory-{name.replace('_', '-')}".encode(): name for name in SCOPE_FIELDS}
 
@@ -74,9 +69,10 @@ class McpHttp:
         api_key = api_key_of_headers(scope["headers"])
         tenant = await self._services.api_keys.authenticate(api_key)
         self._services.rate_limiter.take(hash_api_key(api_key or ""))
-        self._check_body_headers(scope["headers"])
+        limit = self._services.settings.max_body_bytes
+        check_and_normalise_headers(scope, limit)
         pinned = pinned_scope(scope["headers"], scope["query_string"])
-        body = await self._read_body(receive)
+        body = await read_body(receive, limit)
         if body is None:
             return  # the client left before sending all of it: nobody to answer
         state = scope.setdefault("state", {})
@@ -84,68 +80,9 @@ class McpHttp:
         state[_CALL_CONTEXT] = CallContext(Caller(tenant, pinned), state.get("request_id"))
         await self._manager.handle_request(
             scope,  # type: ignore[arg-type]
-            _replaying(body, receive),  # type: ignore[arg-type]
+            replaying(body, receive),  # type: ignore[arg-type]
             send,  # type: ignore[arg-type]
         )
-
-    # The checks below refuse here, as REST refuses, with problems: left to the SDK, the same
-    # requests get a plain-text answer that a client cannot parse as the API's errors.
-
-    def _check_body_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
-        """A declared body over the limit, and a Content-Type that is missing or not JSON."""
-        values = {name.lower(): value.decode("latin-1") for name, value in headers}
-        content_type = values.get(b"content-type")
-        if content_type is None:
-            raise HTTPException(
-                status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                detail=f"{MCP_PATH} needs a Content-Type header: send the JSON-RPC message as "
-                "application/json (with curl: -H 'Content-Type: application/json')",
-            )
-        check_media_type(content_type)
-        declared = values.get(b"content-length", "")
-        if declared.isdigit() and int(declared) > self._services.settings.max_body_bytes:
-            raise self._too_large()
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, refused as soon as it passes the limit (a chunked body declares no
-        length); None when the client disconnects first. Held in memory: it is bounded."""
-        limit = self._services.settings.max_body_bytes
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise self._too_large()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    def _too_large(self) -> HTTPException:
-        limit = self._services.settings.max_body_bytes
-        return HTTPException(
-            status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            detail=f"The request body is larger than {limit} bytes, the most this endpoint takes.",
-        )
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands over ``body`` whole first, then whatever the client sends next
-    (its disconnect)."""
-    replayed = False
-
-    async def receive_body() -> ReceiveMessage:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        whole: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": False}
-        return whole
-
-    return receive_body
 
 
 def _context_of_request(ctx: ServerRequestContext[Any, Any]) -> CallContext:

@@ -365,13 +365,14 @@ def test_refusals_read_as_the_rest_apis(
     refused = "The request body is not valid JSON: Number out of range"
     assert rest.json()["detail"].startswith(refused)  # REST adds where: "- at `$[...][...]`"
 
-    for number in (b"1e400", b"NaN", b"-Infinity"):  # the SDK's parser reads all three
+    for number in (b"1e400", b"NaN", b"-Infinity"):  # the SDK's parser would read all three
         call = b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": '
         call += b'"add_memory", "arguments": ' + add % number + b"}}"
         sent = {**headers, "Content-Type": "application/json"}
-        result = httpx.post(url, content=call, headers=sent).json()["result"]
-        assert result["isError"], number
-        assert result["content"][0]["text"] == refused, number
+        answer = httpx.post(url, content=call, headers=sent)
+        assert answer.status_code == 400, number
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"].startswith("The request body is not valid JSON"), number
 
     unknown = uuid.uuid4()
     nothing = httpx.post(
@@ -404,8 +405,36 @@ def test_refusals_read_as_the_rest_apis(
         assert response.json()["detail"] == (
             f"The request body is larger than {limit} bytes, the most this endpoint takes."
         )
-    assert as_text.json()["detail"].startswith("Content-Type 'text/plain' is not accepted here")
+    assert as_text.json()["detail"].startswith("Content-Type 'text/plain' is not accepted at /mcp")
     assert untyped.json()["detail"].startswith("/mcp needs a Content-Type header")
+
+    # What the SDK would answer in plain text or as JSON-RPC errors: the API's problems.
+    as_json_post = {**headers, "Content-Type": "application/json"}
+    for content, content_type, accept, status, detail in (
+        (b"{}", "application/vnd.api+json", None, 415, "Content-Type 'application/vnd.api+json'"),
+        (b"{}", "application/json-seq", None, 415, "Content-Type 'application/json-seq'"),
+        (b"{}", "application/json", "text/event-stream", 406, "/mcp answers application/json"),
+        (b"{}", "application/json", "text/html", 406, "/mcp answers application/json"),
+        (b"", "application/json", None, 400, "the body is empty"),
+        (b'{"jsonrpc": ', "application/json", None, 400, "The request body is not valid JSON"),
+        (b"\xff\xfe", "application/json", None, 400, "The request body is not valid JSON"),
+        (b"[]", "application/json", None, 400, "one JSON-RPC message, a JSON object"),
+        (b"42", "application/json", None, 400, "got a JSON number"),
+    ):
+        sent = {**as_json_post, "Content-Type": content_type}
+        if accept is not None:
+            sent["Accept"] = accept
+        refusal = httpx.post(url, content=content, headers=sent)
+        assert refusal.status_code == status, (content, content_type, accept)
+        assert refusal.headers["content-type"] == "application/problem+json"
+        assert refusal.json()["detail"].startswith(detail) or detail in refusal.json()["detail"]
+
+    # Media types are case-insensitive, and a request without Accept accepts anything.
+    no_accept = {k: v for k, v in as_json_post.items() if k != "Accept"}
+    for sent in ({**as_json_post, "Content-Type": "APPLICATION/JSON; charset=UTF-8"}, no_accept):
+        listed = httpx.post(url, json=LIST_TOOLS, headers=sent)
+        assert listed.status_code == 200, listed.text
+        assert {tool["name"] for tool in listed.json()["result"]["tools"]} == TOOL_NAMES
 
     # A chunked body within the limit is read whole and answered.
     listed = httpx.post(url, content=_chunks(json.dumps(LIST_TOOLS).encode(), 1), headers=as_json)
