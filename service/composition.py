@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from service.adapters.embedded_postgres import keep_embedded_postgres_running
 from service.adapters.embedder import Embedder
 from service.adapters.llm import ChatJsonClient
 from service.adapters.tokenizer import TiktokenCounter
@@ -72,6 +73,13 @@ class Services:
     def start_background_work(self, job_workers: int) -> None:
         """The maintenance loop, and ``job_workers`` ingestion workers if an LLM is set."""
         self._workers.append(asyncio.create_task(self.maintenance.loop(), name="maintenance"))
+        if self.settings.uses_embedded_postgres:
+            self._workers.append(
+                asyncio.create_task(
+                    keep_embedded_postgres_running(self.settings.pgdata_dir),
+                    name="embedded-postgres-watch",
+                )
+            )
         if self.ingest_jobs is not None:
             self._workers.extend(
                 asyncio.create_task(self.ingest_jobs.work(), name=f"ingest-worker-{n}")

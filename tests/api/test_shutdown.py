@@ -106,3 +106,49 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_the_service_starts_its_embedded_postgres_again_after_a_crash(tmp_path: Path) -> None:
+    """The embedded server killed (a crash, the OOM killer): the service starts it again and
+    serves what it had acknowledged, instead of answering 503 for good."""
+    server, base_url = _serve(tmp_path)
+    try:
+        key = (tmp_path / "dev-api-key").read_text().strip()
+        headers = {"X-API-Key": key}
+        added = httpx.post(
+            f"{base_url}/v1/memories",
+            json={"text": "The spare key is under the blue pot", "user_id": "crash"},
+            headers=headers,
+            timeout=30,
+        )
+        assert added.status_code == 201
+        memory_id = added.json()["results"][0]["memory"]["id"]
+        postmaster = int((tmp_path / "pgdata" / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _running(postmaster):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+        statuses = []
+        deadline = time.monotonic() + 60
+        while True:
+            got = httpx.get(f"{base_url}/v1/memories/{memory_id}", headers=headers, timeout=30)
+            statuses.append(got.status_code)
+            if got.status_code == 200:
+                break
+            assert got.headers["content-type"] == "application/problem+json"
+            assert time.monotonic() < deadline, statuses
+            time.sleep(0.5)
+        assert got.json()["text"] == "The spare key is under the blue pot"
+        assert set(statuses) <= {503, 200}, statuses
+        assert httpx.get(f"{base_url}/readyz").status_code == 200
+        restarted = int((tmp_path / "pgdata" / "postmaster.pid").read_text().split()[0])
+        assert restarted != postmaster
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+    deadline = time.monotonic() + 30
+    while _running(restarted):  # the restarted server is stopped with the service
+        assert time.monotonic() < deadline, "the restarted Postgres outlived the service"
+        time.sleep(0.2)
