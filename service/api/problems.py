@@ -9,6 +9,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
+    MethodNotAllowedException,
     NotFoundException,
     SerializationException,
     ValidationException,
@@ -124,6 +125,12 @@ def handle_http_exception(
                 "No Mem0-compatible route at this path. Paths ending in '/' are served as the "
                 "Mem0 platform API; native paths have no trailing slash."
             )
+    elif isinstance(error, MethodNotAllowedException) and detail == HTTPStatus(405).phrase:
+        # Raised by routing; Allow lists what the path takes.
+        allowed = (error.headers or {}).get("allow") or (error.headers or {}).get("Allow")
+        detail = f"{request.method} is not allowed at this path" + (
+            f"; it takes {allowed}" if allowed else ""
+        )
     elif isinstance(error, ValidationException):
         field_errors = body_field_errors(request, error.extra)
         detail = _validation_detail(error, field_errors)

@@ -144,9 +144,15 @@ class MemoryService:
         self._near_duplicate_similarity = near_duplicate_similarity
 
     async def add(
-        self, tenant_id: uuid.UUID, items: list[TextToAdd], *, skip_near_duplicates: bool
+        self,
+        tenant_id: uuid.UUID,
+        items: list[TextToAdd],
+        *,
+        skip_near_duplicates: bool,
+        name_items: bool = True,
     ) -> list[AddOutcome]:
         """Store each text unless its scope already holds it, all in one transaction.
+        ``name_items``: a refusal names the item (``items[2]: ...``), as a batch's does.
 
         Exact duplicates (same normalised text, same scope) are never stored twice. With
         ``skip_near_duplicates`` a text nearly identical in meaning to a stored one is not
@@ -162,7 +168,8 @@ class MemoryService:
                 check_expiry(item.expires_at)
                 check_created_at(item.created_at)
             except InvalidRequest as error:
-                raise InvalidRequest(f"items[{index}]: {error.detail}") from None
+                where = f"items[{index}]: " if name_items else ""
+                raise InvalidRequest(f"{where}{error.detail}") from None
         vectors = await self._embedder.embed([item.text for item in items])
         news = [
             NewMemory(

@@ -134,3 +134,35 @@ def test_two_idempotency_keys_are_refused(client: httpx.Client) -> None:
         headers=[("Idempotency-Key", "one"), ("Idempotency-Key", "two")],
     )
     _problem(response, 400, "one Idempotency-Key")
+
+
+def test_a_method_a_path_does_not_take_is_told_what_it_takes(client: httpx.Client) -> None:
+    for method, path, allowed in (
+        ("PUT", "/v1/memories", "GET"),
+        ("DELETE", "/v1/search", "POST"),
+    ):
+        response = client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+        detail = response.json()["detail"]
+        assert detail.startswith(f"{method} is not allowed at this path; it takes "), detail
+        assert allowed in detail, detail
+
+
+def test_a_single_add_is_not_told_about_a_list_it_did_not_send(client: httpx.Client) -> None:
+    past = "2001-01-01T00:00:00+00:00"
+    single = client.post(
+        "/v1/memories", json={"text": "x", "user_id": "a", "infer": False, "expires_at": past}
+    )
+    batch = client.post(
+        "/v1/memories/batch",
+        json={
+            "items": [
+                {"text": "y", "user_id": "a"},
+                {"text": "x", "user_id": "a", "expires_at": past},
+            ]
+        },
+    )
+    _problem(single, 422, "expires_at")
+    assert not single.json()["detail"].startswith("items[")
+    _problem(batch, 422, "items[1]: ")

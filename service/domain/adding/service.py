@@ -82,7 +82,9 @@ class AddService:
             for turn in request.turns
             if turn.role in roles
         ]
-        outcomes = await self._memories.add(tenant_id, items, skip_near_duplicates=request.infer)
+        outcomes = await self._memories.add(
+            tenant_id, items, skip_near_duplicates=request.infer, name_items=len(items) > 1
+        )
         return AddResult(outcomes=outcomes)
 
     def _check_turns(self, request: AddRequest) -> None:
