@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,7 +75,7 @@ def test_a_backlog_of_expired_memories_is_purged_batch_by_batch(
 def test_maintenance_during_an_outage_logs_a_warning_without_a_traceback(
     live_server: LiveServer,
 ) -> None:
-    async def one_round() -> list[dict[str, Any]]:
+    async def one_round() -> list[MutableMapping[str, Any]]:
         database = Database(live_server.dsn, min_size=1, max_size=1, timeout_s=2)
         await database.open()
         # From now on the pool connects where nothing listens: the database is away.

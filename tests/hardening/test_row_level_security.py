@@ -153,6 +153,7 @@ def test_a_connection_back_in_the_pool_keeps_nothing_of_its_last_transaction(
                     await connection.fetchval("SELECT 1 / 0")
             async with database.server_connection() as connection:
                 after = await connection.fetchrow(settings)
+            assert fresh is not None and after is not None
             return fresh, after
         finally:
             await database.close()
