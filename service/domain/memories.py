@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -149,10 +150,11 @@ class MemoryService:
         items: list[TextToAdd],
         *,
         skip_near_duplicates: bool,
-        name_items: bool = True,
+        item_names: Sequence[str] | None = None,
     ) -> list[AddOutcome]:
         """Store each text unless its scope already holds it, all in one transaction.
-        ``name_items``: a refusal names the item (``items[2]: ...``), as a batch's does.
+        ``item_names``: how a refusal names each item ('' for none); ``items[i]`` by default,
+        as in a batch.
 
         Exact duplicates (same normalised text, same scope) are never stored twice. With
         ``skip_near_duplicates`` a text nearly identical in meaning to a stored one is not
@@ -168,8 +170,8 @@ class MemoryService:
                 check_expiry(item.expires_at)
                 check_created_at(item.created_at)
             except InvalidRequest as error:
-                where = f"items[{index}]: " if name_items else ""
-                raise InvalidRequest(f"{where}{error.detail}") from None
+                name = f"items[{index}]" if item_names is None else item_names[index]
+                raise InvalidRequest(f"{name}: {error.detail}" if name else error.detail) from None
         vectors = await self._embedder.embed([item.text for item in items])
         news = [
             NewMemory(

@@ -19,12 +19,16 @@ from litestar.status_codes import (
 from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage
 from litestar.types import Scope as AsgiScope
 
+from service.domain.json_depth import MAX_JSON_DEPTH, json_depth
 from service.errors import MalformedRequest
 
 MCP_PATH = "/mcp"
 JSON = b"application/json"
 _SHOWN = 60  # characters of a client's header value quoted back in a detail
 _NORMALISED = (b"content-type", b"accept")
+# Deeper than any message the tools take (their arguments nest at most MAX_JSON_DEPTH, inside
+# a few levels of envelope); parsers recurse, and a body of 100,000 brackets overflowed one.
+MAX_BODY_DEPTH = 4 * MAX_JSON_DEPTH
 _JSON_NAMES = {"dict": "object", "list": "array", "str": "string", "int": "number"}
 
 
@@ -98,6 +102,11 @@ async def read_body(receive: Receive, max_body_bytes: int) -> bytes | None:
 def _check_one_message(body: bytes) -> None:
     if not body.strip():
         raise MalformedRequest(f"the body is empty: POST one JSON-RPC message to {MCP_PATH}")
+    if json_depth(body) > MAX_BODY_DEPTH:  # counted without recursion, before any parser runs
+        raise MalformedRequest(
+            f"the request body nests arrays and objects more than {MAX_BODY_DEPTH} levels deep; "
+            f"a tool's arguments may nest {MAX_JSON_DEPTH}"
+        )
     try:
         message = msgspec.json.decode(body)
     except msgspec.DecodeError as error:

@@ -36,6 +36,9 @@ def apply_migrations(
     """Bring the schema to the newest (or the given) revision (blocking; safe to run from many
     replicas)."""
     config = _alembic_config(dsn, embedding_dimensions, migrations_dir)
+    script = ScriptDirectory.from_config(config)
+    current = asyncio.run(_current_revision(dsn))
+    _refuse_newer_schema(current, script)
     asyncio.run(_ensure_vector_extension(dsn))
     command.upgrade(config, revision)
 
@@ -56,20 +59,29 @@ def migrate_to(dsn: str, embedding_dimensions: int, migrations_dir: Path, revisi
             + ", ".join(sorted(known))
         )
     current = asyncio.run(_current_revision(dsn))
+    _refuse_newer_schema(current, script)
     below = (
         {step.revision for step in script.iterate_revisions(current, "base")} if current else set()
     )
-    if current is not None and current not in known:
-        raise ConfigurationError(
-            f"the database is at revision {current!r}, which these migrations do not know: "
-            "run the release that migrated it"
-        )
     if revision in below and revision != current:
         command.downgrade(config, revision)
     else:
         asyncio.run(_ensure_vector_extension(dsn))
         command.upgrade(config, revision)
     return current or "none"
+
+
+def _refuse_newer_schema(current: str | None, script: ScriptDirectory) -> None:
+    """A revision these migrations do not know is a later release's: neither serving it nor
+    migrating from it can work here."""
+    if current is None or current in {step.revision for step in script.walk_revisions()}:
+        return
+    head = script.get_current_head()
+    raise IncompatibleDatabase(
+        f"the database schema is at revision {current}, newer than this release ({head}): "
+        f"to roll back, run `memory-service migrate --to {head}` with the release that "
+        "migrated it first, or run that release"
+    )
 
 
 async def _current_revision(dsn: str) -> str | None:
@@ -136,13 +148,7 @@ async def _check_revision(connection: asyncpg.Connection, migrations_dir: Path) 
     current = (
         await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
     )
-    script = ScriptDirectory(str(_checked(migrations_dir)))
-    if current is not None and current not in {step.revision for step in script.walk_revisions()}:
-        raise IncompatibleDatabase(
-            f"the database schema is at revision {current}, newer than this release ({head}): "
-            f"to roll back, run `memory-service migrate --to {head}` with the release that "
-            "migrated it first, or run that release"
-        )
+    _refuse_newer_schema(current, ScriptDirectory(str(_checked(migrations_dir))))
     if current != head:
         raise IncompatibleDatabase(
             f"the database schema is at revision {current or 'none'} but this release needs "

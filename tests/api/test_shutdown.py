@@ -152,3 +152,25 @@ def test_the_service_starts_its_embedded_postgres_again_after_a_crash(tmp_path: 
     while _running(restarted):  # the restarted server is stopped with the service
         assert time.monotonic() < deadline, "the restarted Postgres outlived the service"
         time.sleep(0.2)
+
+
+def test_a_lock_file_left_by_a_postmaster_killed_while_starting_is_cleared(
+    tmp_path: Path,
+) -> None:
+    """A postmaster killed while it started leaves postmaster.pid without its last line (the
+    status): the embedded Postgres package cannot read it, and every later start failed."""
+    server, _ = _serve(tmp_path)
+    lock_file = tmp_path / "pgdata" / "postmaster.pid"
+    written = lock_file.read_text().splitlines()
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=60) == 0
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs
+    lock_file.write_text("\n".join([str(gone.pid), *written[1:7]]) + "\n")
+
+    server, base_url = _serve(tmp_path)
+    try:
+        assert httpx.get(f"{base_url}/readyz").status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0

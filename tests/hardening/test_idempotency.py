@@ -57,6 +57,22 @@ def test_refusals_are_answers_too_and_are_replayed(client: httpx.Client) -> None
     assert again.json() == first.json()
 
 
+def test_a_refusal_of_how_the_request_was_sent_is_not_replayed(client: httpx.Client) -> None:
+    """Content-Type and Accept are not in the key's fingerprint: a retry that fixes them must
+    run, not get the refusal again."""
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    body = b'{"text": "Dana collects stamps", "user_id": "dana", "infer": false}'
+    refused = client.post(
+        "/v1/memories", content=body, headers={**key, "Content-Type": "text/plain"}
+    )
+    fixed = client.post(
+        "/v1/memories", content=body, headers={**key, "Content-Type": "application/json"}
+    )
+    assert refused.status_code == 415
+    assert fixed.status_code == 201, fixed.text
+    assert "idempotent-replayed" not in fixed.headers
+
+
 def test_concurrent_retries_with_one_key_create_exactly_one_memory(
     live_server: LiveServer, api_key: str
 ) -> None:

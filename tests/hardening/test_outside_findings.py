@@ -166,3 +166,17 @@ def test_a_single_add_is_not_told_about_a_list_it_did_not_send(client: httpx.Cli
     _problem(single, 422, "expires_at")
     assert not single.json()["detail"].startswith("items[")
     _problem(batch, 422, "items[1]: ")
+    # Messages are named as sent, a system message (not remembered) counted too.
+    messages = client.post(
+        "/v1/memories",
+        json={
+            "infer": False,
+            "user_id": "a",
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "a1"},
+                {"role": "user", "content": "a2", "timestamp": "2099-01-01T00:00:00Z"},
+            ],
+        },
+    )
+    _problem(messages, 422, "messages[2]: ")

@@ -420,6 +420,8 @@ def test_refusals_read_as_the_rest_apis(
         (b"\xff\xfe", "application/json", None, 400, "The request body is not valid JSON"),
         (b"[]", "application/json", None, 400, "one JSON-RPC message, a JSON object"),
         (b"42", "application/json", None, 400, "got a JSON number"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", None, 400, "more than 128 levels"),
+        (b'{"a":' * 1000 + b"1" + b"}" * 1000, "application/json", None, 400, "more than 128"),
     ):
         sent = {**as_json_post, "Content-Type": content_type}
         if accept is not None:

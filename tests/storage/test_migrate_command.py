@@ -14,7 +14,7 @@ import pytest
 from service.adapters.embedder import Embedder
 from service.errors import IncompatibleDatabase
 from service.settings import Settings
-from service.storage.migrations import ensure_schema_is_current
+from service.storage.migrations import apply_migrations, ensure_schema_is_current, migrate_to
 from tests.conftest import run_sql
 
 
@@ -81,7 +81,7 @@ def test_an_unknown_revision_is_refused_with_the_known_ones(
 
 
 def test_an_older_release_refuses_a_newer_schema_and_says_how_to_roll_back(
-    own_postgres: tuple[Path, str], tmp_path: Path
+    own_postgres: tuple[Path, str], tmp_path: Path, embedder: Embedder
 ) -> None:
     _, dsn = own_postgres  # at the newest revision
     head = _revision(dsn)
@@ -92,11 +92,18 @@ def test_an_older_release_refuses_a_newer_schema_and_says_how_to_roll_back(
     newest.unlink()
     previous = f"{int(head) - 1:04d}"
 
-    with pytest.raises(IncompatibleDatabase) as refused:
-        asyncio.run(ensure_schema_is_current(dsn, older, timeout_s=10))
-
-    assert refused.value.detail == (
-        f"the database schema is at revision {head}, newer than this release ({previous}): to "
-        f"roll back, run `memory-service migrate --to {previous}` with the release that migrated "
-        "it first, or run that release"
-    )
+    # Serving it, migrating it up (as embedded `serve` does first) or to a revision: all
+    # refused with how to roll back, not alembic's traceback about a revision it cannot find.
+    for attempt in (
+        lambda: asyncio.run(ensure_schema_is_current(dsn, older, timeout_s=10)),
+        lambda: apply_migrations(dsn, embedder.dimensions, older),
+        lambda: migrate_to(dsn, embedder.dimensions, older, previous),
+    ):
+        with pytest.raises(IncompatibleDatabase) as refused:
+            attempt()
+        assert refused.value.detail == (
+            f"the database schema is at revision {head}, newer than this release ({previous}): "
+            f"to roll back, run `memory-service migrate --to {previous}` with the release that "
+            "migrated it first, or run that release"
+        )
+    assert _revision(dsn) == head

@@ -53,6 +53,9 @@ class AddService:
         require_scope(request.scope)
         self._check_turns(request)
         check_guidance(request.guidance)
+        # Where each message was in the request, for refusals that name one.
+        sent_at = {id(turn): n for n, turn in enumerate(request.turns)}
+        sent_alone = len(request.turns) == 1
         # System prompts describe the assistant, not the user: never a source of memories.
         request = dataclasses.replace(
             request, turns=[turn for turn in request.turns if turn.role != "system"]
@@ -75,15 +78,17 @@ class AddService:
                 "without one, adds complete in the request"
             )
         roles = remembered_roles(request.infer)
+        kept = [turn for turn in request.turns if turn.role in roles]
         items = [
             TextToAdd(
                 turn.content, request.scope, request.metadata, request.expires_at, turn.timestamp
             )
-            for turn in request.turns
-            if turn.role in roles
+            for turn in kept
         ]
+        # A refusal names the message as the client sent it (a single text: no name at all).
+        names = ["" if sent_alone else f"messages[{sent_at[id(turn)]}]" for turn in kept]
         outcomes = await self._memories.add(
-            tenant_id, items, skip_near_duplicates=request.infer, name_items=len(items) > 1
+            tenant_id, items, skip_near_duplicates=request.infer, item_names=names
         )
         return AddResult(outcomes=outcomes)
 
