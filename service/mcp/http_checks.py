@@ -37,6 +37,11 @@ def check_and_normalise_headers(scope: AsgiScope, max_body_bytes: int) -> None:
     declared body over the limit; then rewrite both headers as the SDK compares them."""
     headers: list[tuple[bytes, bytes]] = list(scope["headers"])
     values = {name.lower(): value.decode("latin-1") for name, value in headers}
+    content_types = [value for name, value in headers if name.lower() == b"content-type"]
+    if len(content_types) > 1:
+        raise MalformedRequest(
+            f"the request has {len(content_types)} Content-Type headers; send one: application/json"
+        )
     content_type = values.get(b"content-type")
     if content_type is None:
         raise HTTPException(
@@ -51,7 +56,9 @@ def check_and_normalise_headers(scope: AsgiScope, max_body_bytes: int) -> None:
             detail=f"Content-Type {media_type[:_SHOWN]!r} is not accepted at {MCP_PATH}: send "
             "the JSON-RPC message as application/json (-H 'Content-Type: application/json')",
         )
-    accept = values.get(b"accept")
+    # Several Accept headers are one list (RFC 9110).
+    accepts = [value.decode("latin-1") for name, value in headers if name.lower() == b"accept"]
+    accept = ", ".join(accepts) if accepts else None
     if accept is not None and not _accepts_json(accept):
         raise HTTPException(
             status_code=HTTP_406_NOT_ACCEPTABLE,
@@ -62,9 +69,7 @@ def check_and_normalise_headers(scope: AsgiScope, max_body_bytes: int) -> None:
     if declared.isdigit() and int(declared) > max_body_bytes:
         raise too_large(max_body_bytes)
     # No Accept header accepts anything (RFC 9110); the SDK wants JSON named.
-    kept = [
-        (name, value) for name, value in headers if name.lower() not in (b"content-type", b"accept")
-    ]
+    kept = [(name, value) for name, value in headers if name.lower() not in _NORMALISED]
     scope["headers"] = [
         *kept,
         (b"content-type", JSON),
@@ -73,8 +78,19 @@ def check_and_normalise_headers(scope: AsgiScope, max_body_bytes: int) -> None:
 
 
 def _accepts_json(accept: str) -> bool:
-    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
-    return bool(ranges & {"application/json", "application/*", "*/*"})
+    """Whether a media range of ``accept`` takes JSON with a weight above 0 (``q=0``: not
+    acceptable, RFC 9110)."""
+    for media_range in accept.split(","):
+        media_type, *parameters = (part.strip() for part in media_range.split(";"))
+        if media_type.lower() not in ("application/json", "application/*", "*/*"):
+            continue
+        weights = [p.split("=", 1)[1] for p in parameters if p.lower().startswith("q=")]
+        try:
+            if not weights or float(weights[0]) > 0:
+                return True
+        except ValueError:
+            return True  # a weight that is not a number: read as the default, 1
+    return False
 
 
 async def read_body(receive: Receive, max_body_bytes: int) -> bytes | None:

@@ -431,6 +431,20 @@ def test_refusals_read_as_the_rest_apis(
         assert refusal.headers["content-type"] == "application/problem+json"
         assert refusal.json()["detail"].startswith(detail) or detail in refusal.json()["detail"]
 
+    # Two Content-Types cannot both be meant; an Accept weighing JSON 0 excludes it; several
+    # Accept headers are one list.
+    body = json.dumps(LIST_TOOLS).encode()
+    auth = list(_bearer(api_key).items())
+    json_type = [("Content-Type", "application/json")]
+    twice = [("Content-Type", "text/plain"), *json_type, ("Accept", "application/json"), *auth]
+    weighed_out = [*json_type, ("Accept", "application/json;q=0, text/html"), *auth]
+    split_accept = [*json_type, ("Accept", "text/html"), ("Accept", "application/json"), *auth]
+    for header_list, status in ((twice, 400), (weighed_out, 406), (split_accept, 200)):
+        answered = httpx.post(url, content=body, headers=header_list)
+        assert answered.status_code == status, (header_list, answered.text)
+        if status != 200:
+            assert answered.headers["content-type"] == "application/problem+json"
+
     # Media types are case-insensitive, and a request without Accept accepts anything.
     no_accept = {k: v for k, v in as_json_post.items() if k != "Accept"}
     for sent in ({**as_json_post, "Content-Type": "APPLICATION/JSON; charset=UTF-8"}, no_accept):
