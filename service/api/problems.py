@@ -54,6 +54,16 @@ _DESCRIPTIONS = {
 }
 
 
+def too_large_detail(limit: int) -> str:
+    """A 413's detail, everywhere a body is refused for its size (also /mcp's)."""
+    return f"The request body is larger than {limit} bytes, the most this endpoint takes."
+
+
+def not_json_detail(reason: str) -> str:
+    """A body that does not parse, with the parser's reason (also /mcp's)."""
+    return f"The request body is not valid JSON: {reason}"
+
+
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the errors a route can answer (an authenticated route: also 429; a
     route taking a body: also 415)."""
@@ -136,7 +146,7 @@ def handle_http_exception(
         detail = _validation_detail(error, field_errors)
     elif isinstance(error.__cause__, SerializationException):
         # The body could not be decoded (msgspec says where: "truncated", "invalid character").
-        detail = f"The request body is not valid JSON: {detail}"
+        detail = not_json_detail(detail)
     elif error.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         handler = request.scope.get("route_handler")
         limit = (
@@ -145,7 +155,7 @@ def handle_http_exception(
             else None
         )
         if limit:
-            detail = f"The request body is larger than {limit} bytes, the most this endpoint takes."
+            detail = too_large_detail(limit)
     elif request.scope.get("state", {}).get(CLIENT_GONE):
         pass  # the client hung up mid-body: not a fault here (the request log says 499)
     elif error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:

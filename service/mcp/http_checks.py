@@ -19,6 +19,7 @@ from litestar.status_codes import (
 from litestar.types import HTTPRequestEvent, Receive, ReceiveMessage
 from litestar.types import Scope as AsgiScope
 
+from service.api.problems import not_json_detail, too_large_detail
 from service.domain.json_depth import MAX_JSON_DEPTH, json_depth
 from service.errors import MalformedRequest
 
@@ -126,7 +127,7 @@ def _check_one_message(body: bytes) -> None:
     try:
         message = msgspec.json.decode(body)
     except msgspec.DecodeError as error:
-        raise MalformedRequest(f"The request body is not valid JSON: {error}") from None
+        raise MalformedRequest(not_json_detail(str(error))) from None
     if not isinstance(message, dict):
         raise MalformedRequest(
             "the body must be one JSON-RPC message, a JSON object (batches are not supported); "
@@ -136,9 +137,7 @@ def _check_one_message(body: bytes) -> None:
 
 def too_large(max_body_bytes: int) -> HTTPException:
     return HTTPException(
-        status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        detail=f"The request body is larger than {max_body_bytes} bytes, the most this endpoint "
-        "takes.",
+        status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=too_large_detail(max_body_bytes)
     )
 
 
