@@ -87,12 +87,17 @@ def _refuse_newer_schema(current: str | None, script: ScriptDirectory) -> None:
 async def _current_revision(dsn: str) -> str | None:
     connection = await asyncpg.connect(dsn)
     try:
-        if not await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL"):
-            return None
-        current: str | None = await connection.fetchval("SELECT version_num FROM alembic_version")
-        return current
+        return await _revision_of(connection)
     finally:
         await connection.close()
+
+
+async def _revision_of(connection: asyncpg.Connection) -> str | None:
+    """The schema's alembic revision; None before the first migration."""
+    if not await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL"):
+        return None
+    current: str | None = await connection.fetchval("SELECT version_num FROM alembic_version")
+    return current
 
 
 async def _ensure_vector_extension(dsn: str) -> None:
@@ -144,10 +149,7 @@ async def _check_revision(connection: asyncpg.Connection, migrations_dir: Path) 
     """Refuse to serve an unmigrated, older or newer schema instead of failing on the first
     query."""
     head = head_revision(migrations_dir)
-    exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
-    current = (
-        await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
-    )
+    current = await _revision_of(connection)
     _refuse_newer_schema(current, ScriptDirectory(str(_checked(migrations_dir))))
     if current != head:
         raise IncompatibleDatabase(
